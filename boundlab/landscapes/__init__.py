@@ -6,7 +6,8 @@ from boundlab.landscapes.gradient_noise import (
     symmetric_mixture, symmetrize)
 from boundlab.landscapes.logistic import skewed_logistic_regression
 from boundlab.landscapes.networks import (chebyshev_regression,
-                                          diagonal_linear_network)
+                                          diagonal_linear_network,
+                                          signed_square_diagonal_network)
 from boundlab.landscapes.quadratic import mean_of_squares, noisy_quadratic
 from boundlab.landscapes.toys import product_toy, scale_invariant_regression
 
@@ -15,5 +16,5 @@ __all__ = [
     "one_sided_heavy_tail", "skewed_mixture", "symmetric_mixture", "symmetrize",
     "skewed_logistic_regression", "mean_of_squares", "noisy_quadratic",
     "product_toy", "chebyshev_regression", "diagonal_linear_network",
-    "scale_invariant_regression",
+    "scale_invariant_regression", "signed_square_diagonal_network",
 ]

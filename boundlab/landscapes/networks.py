@@ -98,3 +98,52 @@ def diagonal_linear_network(num_examples: int = 10, dim: int = 30,
       loss=loss, data=data,
       constants={"optimal_value": 0.0, "beta_star": beta_star,
                  "beta_star_l1": float(k)})
+
+
+def signed_square_diagonal_network(num_examples: int = 20, dim: int = 60,
+                                   sparsity: int = 3, init_scale: float = 0.1,
+                                   seed: int = 0) -> Landscape:
+  r"""Sparse regression with :math:`\beta = w_+^2 - w_-^2` (Woodworth et al.).
+
+  Gaussian features :math:`x_i \sim N(0, I_d)`, noiseless labels
+  :math:`y = X\beta^\star` with an ``sparsity``-sparse :math:`\beta^\star`
+  equal to :math:`1/\sqrt{s}` on its support (the "Woodworth dataset" of the
+  shared references, [V] via the Azulay et al. notebook, at a smaller size:
+  the paper's d = 1000, N = 100). Per-example loss
+  :math:`\tfrac12(\langle\beta, x_i\rangle - y_i)^2`, init
+  :math:`w_\pm = \alpha\mathbf 1` with :math:`\alpha` = ``init_scale``, so
+  :math:`\beta_0 = 0`.
+
+  With :math:`g = \nabla_\beta L_B`, a (S)GD step is
+  :math:`w_\pm \leftarrow w_\pm(1 \mp 2\eta g)`, hence coordinate-wise
+  :math:`w_+ w_- \leftarrow w_+ w_-(1 - 4\eta^2 g^2)`: the effective scale
+  :math:`\alpha_\infty^2 = w_+^\infty \odot w_-^\infty` is measurable
+  (:func:`boundlab.theory.effective_scale`).
+
+  References:
+    Woodworth et al., Kernel and Rich Regimes in Overparametrized Models,
+    COLT 2020, arXiv 2002.09277.
+  """
+  n = v.check_positive_int("num_examples", num_examples)
+  d = v.check_positive_int("dim", dim)
+  k = v.check_positive_int("sparsity", sparsity)
+  if k > d:
+    raise ValueError(f"sparsity must be in [1, dim={d}], got {k}")
+  scale = v.check_positive("init_scale", init_scale)
+  rng = np.random.default_rng(seed)
+  x = rng.standard_normal((n, d))
+  beta_star = np.zeros(d)
+  beta_star[:k] = 1.0 / math.sqrt(k)
+  data = {"x": jnp.asarray(x), "y": jnp.asarray(x @ beta_star)}
+
+  def loss(params, example):
+    beta = params["w_plus"] ** 2 - params["w_minus"] ** 2
+    return 0.5 * (jnp.dot(beta, example["x"]) - example["y"]) ** 2
+
+  return finite_sum(
+      name=f"signed_square_diagonal_network(n={n},d={d},k={k},init={scale})",
+      init=lambda key: {"w_plus": jnp.full((d,), scale),
+                        "w_minus": jnp.full((d,), scale)},
+      loss=loss, data=data,
+      constants={"optimal_value": 0.0, "beta_star": beta_star,
+                 "init_scale": scale})
