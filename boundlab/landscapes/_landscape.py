@@ -31,6 +31,9 @@ class Landscape:
       problem-specific ones. Values are plain numbers or arrays.
     data: for finite-sum problems, every example (leading axis ``N``), so that
       full-batch methods can use the exact gradient; ``None`` otherwise.
+    predict: for models with outputs (e.g. classifiers), ``predict(params,
+      inputs) -> outputs`` for one example's inputs (logits for a softmax
+      classifier); Gauss-Newton estimators need it. ``None`` otherwise.
   """
 
   name: str
@@ -40,6 +43,7 @@ class Landscape:
   objective: Callable[[PyTree], jax.Array]
   constants: Mapping[str, Any]
   data: Any = None
+  predict: Callable[[PyTree, Any], jax.Array] | None = None
 
   def per_example_grads(self, params: PyTree, batch: Any) -> PyTree:
     """Per-example gradients, stacked along a leading batch axis."""
@@ -52,7 +56,9 @@ class Landscape:
 
 def finite_sum(name: str, init: Callable[[jax.Array], PyTree],
                loss: Callable[[PyTree, Any], jax.Array], data: Any,
-               constants: Mapping[str, Any]) -> Landscape:
+               constants: Mapping[str, Any],
+               predict: Callable[[PyTree, Any], jax.Array] | None = None
+               ) -> Landscape:
   r"""A finite-sum landscape :math:`f(x) = \frac1N \sum_i \ell(x; z_i)`.
 
   ``data`` is a pytree whose leaves share a leading axis of length N;
@@ -69,4 +75,5 @@ def finite_sum(name: str, init: Callable[[jax.Array], PyTree],
     return jnp.mean(jax.vmap(loss, in_axes=(None, 0))(params, data))
 
   return Landscape(name=name, init=init, loss=loss, sample=sample,
-                   objective=objective, constants=constants, data=data)
+                   objective=objective, constants=constants, data=data,
+                   predict=predict)

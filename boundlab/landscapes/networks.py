@@ -147,3 +147,43 @@ def signed_square_diagonal_network(num_examples: int = 20, dim: int = 60,
       loss=loss, data=data,
       constants={"optimal_value": 0.0, "beta_star": beta_star,
                  "init_scale": scale})
+
+
+def mlp_classifier(num_examples: int = 64, dim: int = 4, width: int = 6,
+                   num_classes: int = 3, seed: int = 0) -> Landscape:
+  r"""A one-hidden-layer tanh MLP with softmax cross-entropy on Gaussian blobs.
+
+  Inputs :math:`x_i \sim N(\mu_{c_i}, I)` with class means
+  :math:`\mu_c \sim N(0, I)`, classes uniform; logits
+  :math:`W_2 \tanh(W_1 x + b_1) + b_2`, init :math:`W \sim N(0, 1/\text{fan-in})`,
+  zero biases. ``predict(params, x)`` returns the logits, so Gauss-Newton
+  estimators (Sophia's GNB) can sample labels from the model.
+  """
+  n = v.check_positive_int("num_examples", num_examples)
+  d = v.check_positive_int("dim", dim)
+  h = v.check_positive_int("width", width)
+  k = v.check_positive_int("num_classes", num_classes, minimum=2)
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, k, n)
+  x = rng.standard_normal((k, d))[labels] + rng.standard_normal((n, d))
+  data = {"x": jnp.asarray(x), "label": jnp.asarray(labels)}
+
+  def predict(params, inputs):
+    hidden = jnp.tanh(params["w1"] @ inputs + params["b1"])
+    return params["w2"] @ hidden + params["b2"]
+
+  def loss(params, example):
+    logits = predict(params, example["x"])
+    return jax.nn.logsumexp(logits) - logits[example["label"]]
+
+  def init(key):
+    k1, k2 = jax.random.split(key)
+    return {"w1": jax.random.normal(k1, (h, d)) / math.sqrt(d),
+            "b1": jnp.zeros((h,)),
+            "w2": jax.random.normal(k2, (k, h)) / math.sqrt(h),
+            "b2": jnp.zeros((k,))}
+
+  return finite_sum(
+      name=f"mlp_classifier(n={n},d={d},width={h},classes={k})", init=init,
+      loss=loss, data=data, predict=predict,
+      constants={"num_params": h * d + h + k * h + k, "num_classes": k})

@@ -57,3 +57,41 @@ def scale_invariant_regression(num_examples: int = 40, dim: int = 20,
       name=f"scale_invariant_regression(N={n},d={d})",
       init=lambda key: jax.random.normal(key, (d,)), loss=loss, data=data,
       constants={"scale_invariant": True})
+
+
+def heterogeneous_curvature_toy(init_low: float = 0.02,
+                                init_high: float = 0.4) -> Landscape:
+  r"""Sophia's 2-D toy :math:`L(\theta) = 8(\theta_1 - 1)^2(1.3\theta_1^2 +
+  2\theta_1 + 1) + \tfrac12(\theta_2 - 4)^2`.
+
+  Sharp and non-convex in :math:`\theta_1`, flat in :math:`\theta_2`.
+  Critical points: the global minimum (1, 4), a local minimum near
+  (-0.654, 4) and the saddle (0, 4) (a maximum in :math:`\theta_1`);
+  :math:`\partial^2_{\theta_1} L < 0` for :math:`\theta_1 \in (-0.366,
+  0.596)`. Starts are uniform in ``[init_low, init_high] x [-1, 1]``.
+
+  References:
+    Liu et al., Sophia, arXiv 2305.14342, Figure 2 (the function as recalled in
+    the shared references [R]; the paper's start point is not recorded).
+  """
+  low = v.check_in_range("init_low", init_low, -10.0, 10.0)
+  high = v.check_in_range("init_high", init_high, low, 10.0, closed="(]")
+
+  def loss(params, example):
+    del example   # deterministic objective
+    t1, t2 = params[0], params[1]
+    return (8 * (t1 - 1) ** 2 * (1.3 * t1**2 + 2 * t1 + 1)
+            + 0.5 * (t2 - 4) ** 2)
+
+  def init(key):
+    k1, k2 = jax.random.split(key)
+    return jnp.stack([jax.random.uniform(k1, (), minval=low, maxval=high),
+                      jax.random.uniform(k2, (), minval=-1.0, maxval=1.0)])
+
+  return Landscape(
+      name=f"heterogeneous_curvature_toy([{low},{high}])", init=init,
+      loss=loss, sample=lambda key, n: jnp.zeros((n,)),
+      objective=lambda params: loss(params, None),
+      constants={"optimum": (1.0, 4.0), "optimal_value": 0.0,
+                 "saddle": (0.0, 4.0), "local_minimum_theta1": -0.6538},
+      data=jnp.zeros((1,)))
