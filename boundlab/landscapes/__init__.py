@@ -8,7 +8,8 @@ from boundlab.landscapes.logistic import skewed_logistic_regression
 from boundlab.landscapes.networks import (chebyshev_regression,
                                           diagonal_linear_network,
                                           mlp_classifier,
-                                          signed_square_diagonal_network)
+                                          signed_square_diagonal_network,
+                                          two_layer_relu_regression)
 from boundlab.landscapes.quadratic import mean_of_squares, noisy_quadratic
 from boundlab.landscapes.toys import (heterogeneous_curvature_toy,
                                       product_toy, scale_invariant_regression)
@@ -19,5 +20,5 @@ __all__ = [
     "skewed_logistic_regression", "mean_of_squares", "noisy_quadratic",
     "product_toy", "chebyshev_regression", "diagonal_linear_network",
     "scale_invariant_regression", "signed_square_diagonal_network",
-    "mlp_classifier", "heterogeneous_curvature_toy",
+    "mlp_classifier", "heterogeneous_curvature_toy", "two_layer_relu_regression",
 ]

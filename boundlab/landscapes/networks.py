@@ -187,3 +187,46 @@ def mlp_classifier(num_examples: int = 64, dim: int = 4, width: int = 6,
       name=f"mlp_classifier(n={n},d={d},width={h},classes={k})", init=init,
       loss=loss, data=data, predict=predict,
       constants={"num_params": h * d + h + k * h + k, "num_classes": k})
+
+
+def two_layer_relu_regression(num_examples: int = 12, dim: int = 3,
+                              width: int = 16, teacher_width: int = 3,
+                              seed: int = 0) -> Landscape:
+  r"""A bias-free two-layer ReLU net on unit-norm inputs, teacher labels.
+
+  :math:`f(x;\theta) = \sum_k a_k\,\sigma(b_k^\top x)`, :math:`\|x_i\| = 1`
+  (Gaussian directions), labels from a random teacher of the same form with
+  ``teacher_width`` units and output weights :math:`\pm 1`; square loss
+  :math:`\tfrac12(f(x_i) - y_i)^2`; init :math:`a \sim N(0, 1/m)`,
+  :math:`b_k \sim N(0, I)`. The setting of Wu & Su's ReLU result
+  (arXiv 2305.17490, as recalled in the shared references [R]): at an
+  interpolating minimum :math:`\mathrm{Tr}\,H \ge 2c\sum_k|a_k|\|b_k\|` with
+  :math:`c = \min_{\|w\|=1}\frac1n\sum_i\sigma(w^\top x_i)`.
+  """
+  n = v.check_positive_int("num_examples", num_examples)
+  d = v.check_positive_int("dim", dim, minimum=2)
+  m = v.check_positive_int("width", width)
+  t = v.check_positive_int("teacher_width", teacher_width)
+  rng = np.random.default_rng(seed)
+  x = rng.standard_normal((n, d))
+  x /= np.linalg.norm(x, axis=1, keepdims=True)
+  teacher_b = rng.standard_normal((t, d))
+  teacher_a = np.where(np.arange(t) % 2 == 0, 1.0, -1.0)
+  y = np.maximum(x @ teacher_b.T, 0.0) @ teacher_a
+  data = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
+
+  def predict(params, inputs):
+    return params["a"] @ jax.nn.relu(params["b"] @ inputs)
+
+  def loss(params, example):
+    return 0.5 * (predict(params, example["x"]) - example["y"]) ** 2
+
+  def init(key):
+    key_a, key_b = jax.random.split(key)
+    return {"a": jax.random.normal(key_a, (m,)) / math.sqrt(m),
+            "b": jax.random.normal(key_b, (m, d))}
+
+  return finite_sum(
+      name=f"two_layer_relu_regression(n={n},d={d},m={m})", init=init,
+      loss=loss, data=data, predict=predict,
+      constants={"optimal_value": 0.0, "num_params": m * (d + 1)})

@@ -26,6 +26,7 @@ import sympy
 
 from boundlab import algorithms, figures, landscapes, theory
 from boundlab.theory import Relation
+from boundlab.theory.path_norm import path_norm, relu_spread_constant
 
 PAPER = theory.Paper(
     key="wusu2023",
@@ -187,7 +188,113 @@ GD_TRACE_UNCONSTRAINED = _make(
     Relation.GE,
     lambda c, r, a: _ratio_evaluate(c, r, "gd", "trace", 0.5, "min"))
 
-CLAIMS = (SGD_TRACE, SGD_L1, GD_TRACE_UNCONSTRAINED)
+
+
+def _relu_config(quick: bool) -> dict:
+  return {"num_examples": 12, "dim": 3, "width": 16, "teacher_width": 3,
+          "runs": [["gd", 0.05], ["gd", 0.2], ["sgd", 0.05], ["sgd", 0.1],
+                   ["sgd", 0.2]],
+          "steps": 40_000, "converged_loss": 1e-10,
+          "spread_directions": 200_000 if quick else 2_000_000}
+
+
+def _measure_relu(config, seeds):
+  landscape = landscapes.two_layer_relu_regression(
+      config["num_examples"], config["dim"], config["width"],
+      config["teacher_width"])
+  c = relu_spread_constant(np.asarray(landscape.data["x"]),
+                           config["spread_directions"])
+  records = [{"spread_constant": c, "runs": []} for _ in seeds]
+  for method, eta in config["runs"]:
+    result = algorithms.run(
+        landscape, algorithms.with_mean_gradient(optax.sgd(eta)), seeds,
+        steps=config["steps"], record_every=config["steps"],
+        batch_size=1 if method == "sgd" else None)
+    for i, record in enumerate(records):
+      params = jax.tree.map(lambda a: jnp.asarray(a[i]), result.final_params)
+      loss = float(landscape.objective(params))
+      row = {"method": method, "learning_rate": eta, "loss": loss,
+             "diverged_at": int(result.diverged_at[i])}
+      if np.isfinite(loss):
+        row |= {"trace": float(jnp.trace(theory.dense_hessian(
+                    landscape.objective, params))),
+                "path_norm": path_norm(params["a"], params["b"])}
+      record["runs"].append(row)
+  return records
+
+
+def _relu_rows(config, records):
+  return [(r["spread_constant"], row) for r in records for row in r["runs"]
+          if row["loss"] < config["converged_loss"]]
+
+
+def _relu_evaluate(config, records, alpha):
+  del alpha  # an inequality at every converged run: the interval is the range
+  rows = _relu_rows(config, records)
+  if not rows:
+    return theory.Evaluation(float("nan"), (float("nan"),) * 2, 1.0,
+                             notes="No run converged.")
+  ratios = [row["trace"] / (2 * c * row["path_norm"]) for c, row in rows]
+  _, ci = theory.range_interval(ratios)
+  sgd = [(c, row) for c, row in rows if row["method"] == "sgd"]
+  implied = max((row["learning_rate"] * c * row["path_norm"] for c, row in sgd),
+                default=float("nan"))
+  sgd_trace = max((row["learning_rate"] * row["trace"] / 2 for _, row in sgd),
+                  default=float("nan"))
+  return theory.Evaluation(
+      measured=ci[0], ci=ci, bound=1.0,
+      notes=f"Tr H / (2 c path-norm) at {len(rows)} converged runs (loss < "
+      f"{config['converged_loss']:g}) of {sum(len(r['runs']) for r in records)}"
+      f" (GD and SGD B=1, eta in {sorted({e for _, e in config['runs']})}); "
+      f"c = {rows[0][0]:.4f} (minimum over {config['spread_directions']} "
+      f"directions: an overestimate, so the check is conservative). SGD runs: "
+      f"max eta Tr H / 2 = {sgd_trace:.3f} (stability: <= 1) and max eta c "
+      f"path-norm = {implied:.3f} (implied: <= 1).")
+
+
+def _relu_plot(config, records, evaluation):
+  rows = _relu_rows(config, records)
+  fig, axes = figures.new_figure()
+  ax = axes[0, 0]
+  for method, color in (("gd", figures.PALETTE["alternative"]),
+                        ("sgd", figures.PALETTE["measured"])):
+    pts = np.array([[2 * c * row["path_norm"], row["trace"]] for c, row in rows
+                    if row["method"] == method]).reshape(-1, 2)
+    ax.scatter(pts[:, 0], pts[:, 1], s=12, color=color,
+               label=f"{method.upper()} limits")
+  lim = max(ax.get_xlim()[1], ax.get_ylim()[1])
+  ax.plot([0, lim], [0, lim], "--", color=figures.PALETTE["bound"],
+          label=r"Tr H = 2c $\cdot$ path norm")
+  ax.set_xlabel(r"$2c\sum_k |a_k|\,\|b_k\|$")
+  ax.set_ylabel(r"$\mathrm{Tr}\,H$ at the limit")
+  ax.set_title("two-layer ReLU: trace vs path norm")
+  ax.legend(fontsize=7)
+  return fig
+
+
+RELU_TRACE_PATH_NORM = theory.Claim(
+    id="wusu2023.relu_trace_ge_2c_path_norm", paper=PAPER,
+    statement="For a two-layer ReLU net on unit-norm inputs at an "
+    "interpolating minimum, Tr H >= 2c sum_k |a_k| ||b_k|| with c = "
+    "min_{||w||=1} (1/n) sum_i relu(w.x_i); with SGD stability this bounds "
+    "the path norm by 1/(c eta).",
+    measurement="Tr H (dense Hessian) over 2c path-norm at the end of every "
+    "converged GD / SGD (B = 1) run on a teacher-labelled ReLU regression "
+    "(n = 12, d = 3, width 16); smallest ratio.",
+    bound=theory.Bound(
+        name="Tr H / (2 c path-norm) >= 1", expression=sympy.Integer(1),
+        statement_latex=r"\mathrm{Tr}\,\nabla^2L(\theta) \ge 2c\sum_k|a_k|\,"
+        r"\|b_k\|", citation=theory.Citation(
+            arxiv=PAPER.arxiv, version=PAPER.version,
+            where="Section 4, two-layer ReLU networks (number unverified)",
+            verified=False,
+            note="Inequality derived in the shared references by AM-GM [D]; "
+            "the paper's exact data condition and constants not read [R].")),
+    relation=Relation.GE, config=_relu_config, measure=_measure_relu,
+    evaluate=_relu_evaluate, plot=_relu_plot, seeds=16, quick_seeds=8,
+    experiment="wusu2023.relu_runs")
+
+CLAIMS = (SGD_TRACE, SGD_L1, GD_TRACE_UNCONSTRAINED, RELU_TRACE_PATH_NORM)
 
 
 def example_figures(out_dir, quick: bool = True):
