@@ -8,7 +8,8 @@ from boundlab.algorithms.coordinate_clipping import (
 from boundlab.algorithms.dice_sgd import DiceState, dice_aggregate, dice_sgd
 from boundlab.algorithms.dp_sgd import dp_sgd_gc
 from boundlab.algorithms.momentum import max_stable_sharpness
-from boundlab.algorithms.radial_projection import project_out_radial, sgdp
+from boundlab.algorithms.radial_projection import (adamp, project_out_radial,
+                                                   sgdp)
 from boundlab.algorithms.perturbed_clipping import (perturbation_gain_1d,
                                                     perturbed_clip_aggregate,
                                                     perturbed_clipped_sgd)
@@ -18,6 +19,6 @@ __all__ = [
     "mean_aggregate", "with_mean_gradient", "coordinate_clip",
     "coordinate_clip_threshold",
     "clip", "clip_per_example", "clipped_mean", "DiceState", "dice_aggregate",
-    "dice_sgd", "dp_sgd_gc", "max_stable_sharpness", "project_out_radial", "sgdp", "perturbation_gain_1d", "perturbed_clip_aggregate",
+    "dice_sgd", "dp_sgd_gc", "max_stable_sharpness", "project_out_radial", "sgdp", "adamp", "perturbation_gain_1d", "perturbed_clip_aggregate",
     "perturbed_clipped_sgd", "RunResult", "first_divergence", "run", "seed_keys",
 ]

@@ -6,6 +6,7 @@ from boundlab.landscapes.gradient_noise import (
     symmetric_mixture, symmetrize)
 from boundlab.landscapes.logistic import skewed_logistic_regression
 from boundlab.landscapes.networks import (chebyshev_regression,
+                                          deep_linear_network,
                                           diagonal_linear_network,
                                           mlp_classifier,
                                           signed_square_diagonal_network,
@@ -21,4 +22,5 @@ __all__ = [
     "product_toy", "chebyshev_regression", "diagonal_linear_network",
     "scale_invariant_regression", "signed_square_diagonal_network",
     "mlp_classifier", "heterogeneous_curvature_toy", "two_layer_relu_regression",
+    "deep_linear_network",
 ]

@@ -230,3 +230,47 @@ def two_layer_relu_regression(num_examples: int = 12, dim: int = 3,
       name=f"two_layer_relu_regression(n={n},d={d},m={m})", init=init,
       loss=loss, data=data, predict=predict,
       constants={"optimal_value": 0.0, "num_params": m * (d + 1)})
+
+
+def deep_linear_network(depth: int = 20, width: int = 50,
+                        num_examples: int = 50, seed: int = 8) -> Landscape:
+  r"""A bias-free deep linear net :math:`W_L\cdots W_1 x` on a linear teacher.
+
+  Cohen et al.'s ``linear-50-50`` + ``deeplinear`` setting (authors'
+  ``src/synthetic.py`` and ``src/archs.py``, shared references [V]):
+  :math:`X = Q\sqrt{w}` with Q from the QR factorisation of an
+  (n x w) Gaussian matrix, :math:`Y = XA^\top` with :math:`A_{ij} \sim N(0,
+  1)`, ``depth`` square layers of size ``width`` with Xavier-normal init
+  (std :math:`\sqrt{2/(w + w)}`). Per-example loss
+  :math:`\tfrac12\|f(x_i) - y_i\|^2` (sum over outputs; the authors' exact
+  normalisation is recalled, [R]). ``seed`` fixes the data; the init key
+  comes from the run's seed.
+  """
+  depth = v.check_positive_int("depth", depth)
+  width = v.check_positive_int("width", width)
+  n = v.check_positive_int("num_examples", num_examples)
+  if n > width:
+    raise ValueError(f"num_examples must be in [1, width={width}] (QR of an "
+                     f"n x width matrix), got {n}")
+  rng = np.random.default_rng(seed)
+  q, _ = np.linalg.qr(rng.standard_normal((width, n)))
+  x = q.T * math.sqrt(width)
+  teacher = rng.standard_normal((width, width))
+  data = {"x": jnp.asarray(x), "y": jnp.asarray(x @ teacher.T)}
+
+  def predict(params, inputs):
+    for layer in params:
+      inputs = layer @ inputs
+    return inputs
+
+  def loss(params, example):
+    return 0.5 * jnp.sum((predict(params, example["x"]) - example["y"]) ** 2)
+
+  def init(key):
+    return [jax.random.normal(k, (width, width)) * math.sqrt(1.0 / width)
+            for k in jax.random.split(key, depth)]
+
+  return finite_sum(
+      name=f"deep_linear_network(depth={depth},width={width},n={n})",
+      init=init, loss=loss, data=data, predict=predict,
+      constants={"num_params": depth * width * width, "optimal_value": 0.0})

@@ -18,6 +18,8 @@ citations carry ``verified=False``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -196,14 +198,35 @@ def sharpness(loss_fn, params, num_iters: int = 20):
 
 
 def _eos_config(quick: bool) -> dict:
-  return {"degree": 3, "learning_rates": [0.2, 0.4],
+  return {"landscape": "chebyshev", "degree": 3, "learning_rates": [0.2, 0.4],
           "steps": 10_000 if quick else 20_000, "record_every": 50,
           "lanczos_iters": 20, "band": list(_EOS_BAND),
           "fraction": _EOS_FRACTION}
 
 
+def _deep_linear_config(quick: bool) -> dict:
+  # Step sizes put 2/eta above every initial sharpness seen at this size
+  # (quick: 440-780; full: 2900-6300 over 8 inits), so reaching 2/eta needs
+  # progressive sharpening. Quick mode is the same setting at depth 10,
+  # width 25.
+  size = {"depth": 10, "width": 25} if quick else {"depth": 20, "width": 50}
+  return {"landscape": "deep_linear", **size,
+          "learning_rates": [2 / 2500, 2 / 1500] if quick
+          else [2 / 15_000, 2 / 10_000],
+          "steps": 3000 if quick else 6000, "record_every": 50,
+          "lanczos_iters": 20, "band": list(_EOS_BAND),
+          "fraction": _EOS_FRACTION}
+
+
+def _eos_landscape(config):
+  if config["landscape"] == "chebyshev":
+    return landscapes.chebyshev_regression(config["degree"])
+  return landscapes.deep_linear_network(config["depth"], config["width"],
+                                        config["width"])
+
+
 def _eos_measure(config, seeds):
-  landscape = landscapes.chebyshev_regression(config["degree"])
+  landscape = _eos_landscape(config)
   out = {s: {"sharpness": [], "loss": [], "diverged_at": -1} for s in seeds}
   metrics = lambda p, state: {
       "sharpness": sharpness(landscape.objective, p, config["lanczos_iters"]),
@@ -290,7 +313,9 @@ def _eos_plot(config, records, evaluation):
   axes[0, 0].legend()
   axes[0, 1].set_xlabel("step")
   axes[0, 1].set_ylabel("training loss")
-  axes[0, 0].set_title("Chebyshev regression, full-batch GD")
+  axes[0, 0].set_title(
+      "Chebyshev regression, full-batch GD" if config["landscape"] ==
+      "chebyshev" else f"{config['depth']}-layer deep linear net, full-batch GD")
   return fig
 
 
@@ -339,8 +364,26 @@ EDGE_OF_STABILITY = theory.Claim(
     evaluate=_eos_evaluate, plot=_eos_plot, seeds=8, quick_seeds=4,
     experiment=_EOS_EXPERIMENT)
 
+_DEEP_LINEAR_EXPERIMENT = "cohen2021.deep_linear_gd_runs"
+
+DEEP_LINEAR_SHARPENING = dataclasses.replace(
+    PROGRESSIVE_SHARPENING, id="cohen2021.deep_linear_progressive_sharpening",
+    measurement="lambda_max (Lanczos) every 50 steps of GD on the deep linear "
+    "net (20 layers of 50 x 50 on Cohen et al.'s linear teacher; quick: 10 x "
+    "25), two step sizes with 2/eta above the initial sharpness; fraction of "
+    "the gap to 2/eta closed.",
+    config=_deep_linear_config, experiment=_DEEP_LINEAR_EXPERIMENT)
+
+DEEP_LINEAR_EDGE_OF_STABILITY = dataclasses.replace(
+    EDGE_OF_STABILITY, id="cohen2021.deep_linear_edge_of_stability",
+    measurement="Fraction of the evaluations after the sharpness first "
+    "reaches 0.85 x 2/eta that lie within [0.85, 1.15] x 2/eta (deep linear "
+    "runs).",
+    config=_deep_linear_config, experiment=_DEEP_LINEAR_EXPERIMENT)
+
 CLAIMS = (GD_SHARPNESS, HEAVY_BALL_SHARPNESS, NESTEROV_SHARPNESS,
-          PROGRESSIVE_SHARPENING, EDGE_OF_STABILITY)
+          PROGRESSIVE_SHARPENING, EDGE_OF_STABILITY, DEEP_LINEAR_SHARPENING,
+          DEEP_LINEAR_EDGE_OF_STABILITY)
 
 
 def example_figures(out_dir, quick: bool = True):

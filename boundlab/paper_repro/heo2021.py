@@ -22,6 +22,8 @@ derived there [D] (and re-derived for this module from
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import optax
 import sympy
@@ -176,6 +178,34 @@ CLAIMS = (MOMENTUM_IDENTITY, PROJECTION_IDENTITY)
 
 
 def example_figures(out_dir, quick: bool = True):
-  """The claims' figure is the paper's norm-growth picture; nothing extra."""
-  del out_dir, quick
-  return []
+  """Adam vs AdamP on the scale-invariant regression: ||w_t||^2 / ||w_0||^2.
+
+  The weights are a (1, d) matrix so that AdamP's cosine test applies (it
+  only projects tensors with ndim > 1).
+  """
+  base = landscapes.scale_invariant_regression(40, 20)
+  as_matrix = dataclasses.replace(
+      base, init=lambda key: base.init(key)[None, :],
+      loss=lambda w, example: base.loss(w[0], example),
+      objective=lambda w: base.objective(w[0]))
+  seeds = list(range(8 if quick else 32))
+  steps, every = (1000, 20) if quick else (5000, 50)
+  fig, axes = figures.new_figure(ncols=2, width=7.0)
+  data = {}
+  for ax, eta in zip(axes[0], (0.01, 0.05)):
+    for name, opt, color in (
+        ("Adam", optax.adam(eta), figures.PALETTE["alternative"]),
+        ("AdamP", algorithms.adamp(eta), figures.PALETTE["measured"])):
+      result = algorithms.run(
+          as_matrix, algorithms.with_mean_gradient(opt), seeds, steps=steps,
+          record_every=every, metrics=lambda w, s: {"norm2": (w**2).sum()})
+      ratio = result.metrics["norm2"] / result.metrics["norm2"][:, :1]
+      figures.band(ax, result.record_steps, ratio, label=name, color=color)
+      data[f"{name}_eta{eta:g}_final"] = ratio[:, -1].tolist()
+    ax.set_xlabel("step")
+    ax.set_ylabel(r"$\|w_t\|^2 / \|w_0\|^2$")
+    ax.set_title(f"scale-invariant weights, lr {eta:g}")
+    ax.legend()
+  return [figures.save_figure(
+      fig, out_dir / "heo2021_adam_vs_adamp.png", data=data,
+      config={"steps": steps, "seeds": len(seeds), "dim": 20})[0]]
