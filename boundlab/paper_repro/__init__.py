@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 from types import ModuleType
 
-from boundlab.paper_repro import (chen2020, cohen2021, dicesgd2024, even2023,
+from boundlab.paper_repro import (benarous2021, chen2020, cohen2021,
+                                  dicesgd2024, even2023,
                                   heo2021, liu2023, mulayoff2023, pan2023,
                                   wusu2023)
 from boundlab.theory import Claim
 
 PAPERS: dict[str, ModuleType] = {
     m.PAPER.key: m for m in (chen2020, dicesgd2024, cohen2021, mulayoff2023,
-                             wusu2023, pan2023, heo2021, even2023, liu2023)}
+                             wusu2023, pan2023, heo2021, even2023, liu2023,
+                             benarous2021)}
 
 
 def all_claims() -> list[Claim]:

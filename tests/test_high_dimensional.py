@@ -1,0 +1,237 @@
+"""Tensor PCA / single-index simulations against materialized oracles."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.stats
+from hypothesis import given, strategies as st
+
+from boundlab.algorithms.spherical_sgd import (online_step_size,
+                                               single_index_overlap_chain,
+                                               spherical_sgd,
+                                               tensor_pca_online_sgd,
+                                               tensor_pca_overlap_chain)
+from boundlab.landscapes.tensor_pca import (SpikedTensor, beta_from_lambda,
+                                            contract, lambda_from_samples)
+from boundlab.theory import hermite
+from boundlab.theory.phase_diagram import (collapse_score, fit_exponent,
+                                           logistic_threshold,
+                                           threshold_from_first_passage)
+
+# Every distributional test below is a goodness-of-fit or two-sample test at
+# level ALPHA: a correct implementation fails it with probability ALPHA
+# (fixed seeds make the outcome reproducible).
+ALPHA = 1e-3
+
+
+def test_tangent_gradient_law_matches_materialized_tensors():
+  d, k, snr = 6, 3, 2.0
+  model = SpikedTensor(d, k, snr)
+  x = jnp.asarray(np.linspace(1, 2, d) / np.linalg.norm(np.linspace(1, 2, d)))
+  spike = model.spike(jax.random.key(1))
+  proj = jnp.eye(d) - jnp.outer(x, x)
+
+  def materialized(key):
+    grad = jax.grad(model.sample_loss)(x, spike, model.materialized_noise(key))
+    return -proj @ grad
+
+  keys = jax.random.split(jax.random.key(2), 20_000)
+  a = np.asarray(jax.vmap(materialized)(keys))
+  b = np.asarray(jax.vmap(lambda key: model.tangent_gradient_sample(
+      key, x, spike))(keys))
+  # Whitened coordinates in an orthonormal basis of the tangent space are
+  # i.i.d. N(0, 1) under the claimed law N(mean, k P_perp).
+  basis = np.linalg.svd(np.asarray(proj))[0][:, :d - 1]
+  m = float(x @ spike)
+  mean = np.asarray(snr * k * m ** (k - 1) * proj @ spike)
+  tests = []
+  for sample in (a, b):
+    z = (sample - mean) @ basis / np.sqrt(k)
+    tests += [scipy.stats.kstest(z[:, j], "norm").pvalue for j in range(d - 1)]
+    assert np.allclose(sample @ np.asarray(x), 0, atol=1e-9)   # tangent
+  assert min(tests) > ALPHA / len(tests)      # Bonferroni over coordinates
+
+
+def _materialized_final_overlaps(d, k, snr, eta, steps, seeds):
+  model = SpikedTensor(d, k, snr)
+
+  def run(key):
+    k_spike, k_x, k_run = jax.random.split(key, 3)
+    spike = model.spike(k_spike)
+    x = jax.random.normal(k_x, (d,))
+    x = x / jnp.linalg.norm(x)
+    x = x * jnp.sign(x @ spike)
+    opt = spherical_sgd(eta)
+
+    def step(x, key):
+      grad = jax.grad(model.sample_loss)(x, spike, model.materialized_noise(key))
+      update, _ = opt.update(grad, opt.init(x), x)
+      return x + update, None
+
+    x, _ = jax.lax.scan(step, x, jax.random.split(k_run, steps))
+    return x @ spike
+
+  return np.asarray(jax.vmap(run)(jax.random.split(jax.random.key(seeds),
+                                                   1000)))
+
+
+def test_overlap_chain_and_o_d_sampler_match_materialized_simulation():
+  d, k, snr, eta, steps = 10, 3, 3.0, 0.05, 120
+  reference = _materialized_final_overlaps(d, k, snr, eta, steps, 7)
+  _, chain = tensor_pca_overlap_chain(
+      jax.random.key(8), dim=d, order=k, snr=snr, learning_rate=eta,
+      num_chains=1000, max_steps=steps, threshold=1.0, block=steps)
+  _, sampler = tensor_pca_online_sgd(
+      jax.random.key(9), SpikedTensor(d, k, snr), learning_rate=eta,
+      num_chains=1000, max_steps=steps, threshold=1.0, block=steps)
+  for sample in (np.asarray(chain), np.asarray(sampler)):
+    assert scipy.stats.ks_2samp(reference, sample).pvalue > ALPHA / 2
+
+
+def test_single_index_chain_matches_a_direct_simulation():
+  d, eta, steps = 10, 0.05, 150
+  sigma, dsigma = hermite.link_functions("he3")
+
+  def run(key):
+    k_w, k_x, k_run = jax.random.split(key, 3)
+    w_star = jax.random.normal(k_w, (d,))
+    w_star /= jnp.linalg.norm(w_star)
+    w = jax.random.normal(k_x, (d,))
+    w = w / jnp.linalg.norm(w) * jnp.sign(w @ w_star)
+
+    def step(w, key):
+      x = jax.random.normal(key, (d,))
+      y = sigma(x @ w_star)
+      grad = -y * dsigma(x @ w) * x          # correlation loss -y sigma(w.x)
+      update, _ = spherical_sgd(eta).update(grad, None, w)
+      return w + update, None
+
+    w, _ = jax.lax.scan(step, w, jax.random.split(k_run, steps))
+    return w @ w_star
+
+  direct = np.asarray(jax.vmap(run)(jax.random.split(jax.random.key(3), 1000)))
+  _, chain = single_index_overlap_chain(
+      jax.random.key(4), dim=d, link=sigma, link_derivative=dsigma,
+      noise_std=0.0, learning_rate=eta, num_chains=1000, max_steps=steps,
+      threshold=1.0, block=steps)
+  assert scipy.stats.ks_2samp(direct, np.asarray(chain)).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("link", hermite.LINKS)
+def test_hermite_coefficients_match_quadrature(link):
+  import math
+  import scipy.integrate
+  sigma, _ = hermite.link_functions(link)
+  exact = hermite.hermite_coefficients(link, 6)
+  for j in range(7):
+    basis = np.eye(7)[j]
+
+    def integrand(z):
+      value = float(sigma(jnp.asarray(z)))
+      return (value * np.polynomial.hermite_e.hermeval(z, basis)
+              * np.exp(-z * z / 2) / np.sqrt(2 * np.pi))
+
+    # Split at the kink of relu/abs/sign so quad sees smooth pieces.
+    numeric = sum(scipy.integrate.quad(integrand, lo, hi, epsabs=1e-12,
+                                       epsrel=1e-12)[0]
+                  for lo, hi in ((-np.inf, 0.0), (0.0, np.inf)))
+    numeric /= math.sqrt(math.factorial(j))
+    # quad's requested accuracy is ~1e-12; 1e-9 leaves room for float32
+    # link evaluation if x64 were off.
+    assert abs(numeric - exact[j]) < 1e-9
+
+
+def test_information_exponents_and_overlap_identity():
+  assert [hermite.information_exponent(l) for l in hermite.LINKS] == \
+      [1, 2, 1, 1, 1, 2, 3, 4]
+  # E[h_i(z1) h_j(m z1 + sqrt(1-m^2) z2)] = delta_ij m^j (2-D Gauss-Hermite,
+  # exact for these polynomials).
+  nodes, weights = np.polynomial.hermite_e.hermegauss(30)
+  weights = weights / np.sqrt(2 * np.pi)
+  z1, z2 = np.meshgrid(nodes, nodes, indexing="ij")
+  w = np.outer(weights, weights)
+  m = 0.37
+  for i in range(1, 5):
+    for j in range(1, 5):
+      hi, _ = hermite.link_functions(f"he{i}")
+      hj, _ = hermite.link_functions(f"he{j}")
+      value = np.sum(w * np.asarray(hi(jnp.asarray(z1)))
+                     * np.asarray(hj(jnp.asarray(m * z1 + np.sqrt(1 - m * m)
+                                                 * z2))))
+      assert abs(value - (m**j if i == j else 0.0)) < 1e-9
+
+
+def test_population_losses_of_a_polynomial_link():
+  m = 0.4
+  assert hermite.population_correlation_loss("he3", m) == pytest.approx(-m**3)
+  assert hermite.population_square_loss("he3", m, noise_std=0.2) == \
+      pytest.approx(1 - m**3 + 0.02)
+
+
+def test_tensor_pca_conventions():
+  assert beta_from_lambda(8.0, 16) == pytest.approx(2.0)
+  assert lambda_from_samples(100, 0.5) == pytest.approx(5.0)
+  model = SpikedTensor(4, 3, 1.5)
+  spike = model.spike(jax.random.key(0))
+  t = model.averaged_tensor(jax.random.key(1), spike, 10**12)
+  # n -> inf: T_bar -> snr v^{(x)3}, so <T_bar, v^{(x)3}> -> snr.
+  assert float(contract(t, spike)) == pytest.approx(1.5, abs=1e-4)
+  with pytest.raises(ValueError, match="order"):
+    SpikedTensor(4, 1)
+
+
+@given(seed=st.integers(0, 1000))
+def test_logistic_threshold_matches_a_generic_optimizer(seed):
+  rng = np.random.default_rng(seed)
+  x = np.linspace(0, 3, 9)
+  trials = np.full(9, 40)
+  k = rng.binomial(trials, 1 / (1 + np.exp(-2.0 * (x - 1.5))))
+  if not (np.any(k / 40 < 0.5) and np.any(k / 40 > 0.5)):
+    return
+  center, slope = logistic_threshold(x, k, trials)
+
+  def nll(theta):
+    z = theta[1] * (x - theta[0])
+    return -np.sum(-k * np.logaddexp(0, -z) - (40 - k) * np.logaddexp(0, z)) \
+        + 0.5e-6 * trials.sum() * theta[1] ** 2
+
+  ref = scipy.optimize.minimize(nll, [1.5, 2.0], method="Nelder-Mead",
+                                options={"xatol": 1e-9, "fatol": 1e-12,
+                                         "maxiter": 10_000}).x
+  assert center == pytest.approx(ref[0], abs=1e-5)
+  assert slope == pytest.approx(ref[1], rel=1e-4)
+
+
+def test_exponent_fit_recovers_a_known_scaling():
+  rng = np.random.default_rng(0)
+  dims = [16, 32, 64, 128, 256]
+  fits = []
+  for d in dims:
+    tau = np.ceil(d**2 * rng.exponential(1.0, 128)).astype(int)
+    sizes = d**2 * np.geomspace(0.05, 8, 12)
+    fits.append(threshold_from_first_passage(d, tau, sizes, rng=rng))
+  exponent = fit_exponent(fits)
+  # Exact scaling n_1/2 = ln 2 d^2: a 95% CI misses 2 with probability 5%;
+  # with this seed it covers it.
+  assert exponent.ci[0] <= 2.0 <= exponent.ci[1]
+  assert exponent.ci[1] - exponent.ci[0] < 0.3
+  fractions = [np.mean((np.ceil(d**2 * rng.exponential(1.0, 512))[None, :]
+                        <= (d**2 * np.geomspace(0.05, 8, 12))[:, None]), 1)
+               for d in dims]
+  sizes = [d**2 * np.geomspace(0.05, 8, 12) for d in dims]
+  assert collapse_score(dims, sizes, fractions, 2.0) < collapse_score(
+      dims, sizes, fractions, 1.5)
+
+
+def test_step_size_and_bad_inputs():
+  assert online_step_size(64, 3, 0.5) == pytest.approx(0.5 * 64**-1.5)
+  assert online_step_size(64, 1, 0.5) == pytest.approx(0.5 / 64)
+  with pytest.raises(ValueError, match="dim"):
+    tensor_pca_overlap_chain(jax.random.key(0), dim=2, order=3, snr=1.0,
+                             learning_rate=0.1, num_chains=2, max_steps=10)
+  with pytest.raises(ValueError, match="threshold"):
+    tensor_pca_overlap_chain(jax.random.key(0), dim=8, order=3, snr=1.0,
+                             learning_rate=0.1, num_chains=2, max_steps=10,
+                             threshold=1.5)
