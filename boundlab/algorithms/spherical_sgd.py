@@ -137,7 +137,7 @@ def _first_passage(step_block: Callable, state0, key, *, num_chains: int,
 def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
                              learning_rate: float, num_chains: int,
                              max_steps: int, threshold: float = 0.5,
-                             block: int = 256):
+                             block: int = 256, unroll: int | bool = 1):
   """First-passage times of the exact O(1)-per-step tensor-PCA overlap chain.
 
   Args:
@@ -149,7 +149,10 @@ def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
     max_steps: step budget (samples); chains still below threshold get -1.
     threshold: success overlap (d-independent).
     block: steps per iteration of the device loop; noise for a block is drawn
-      in one call and the block's recurrence fuses into one kernel.
+      in one call.
+    unroll: ``lax.scan`` unroll of the block's recurrence (``True``: fully,
+      so that it fuses into one kernel; best on GPUs, slow to compile on
+      CPUs). Results do not depend on it.
 
   Returns:
     ``(tau, m_final)``, int32 and float arrays of shape (num_chains,).
@@ -179,7 +182,9 @@ def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
       m = (m + c * s) / jnp.sqrt(1 + c * c + eta * eta * k * chi_t)
       return m, m
 
-    m, path = jax.lax.scan(step, m, (a, chi))
+    # unroll=True turns the block's recurrence into one fused elementwise
+    # kernel instead of one launch per step (what makes GPUs fast here).
+    m, path = jax.lax.scan(step, m, (a, chi), unroll=unroll)
     return path, m
 
   k_start, k_run = jax.random.split(key)
@@ -192,13 +197,21 @@ def single_index_overlap_chain(key, *, dim: int, link: Callable,
                                link_derivative: Callable, noise_std: float,
                                learning_rate: float, num_chains: int,
                                max_steps: int, threshold: float = 0.5,
-                               block: int = 256):
+                               block: int = 256, unroll: int | bool = 1,
+                               student_gradient: Callable | None = None):
   r"""First-passage times of online SGD on the correlation loss, O(1) per step.
 
   The student uses the teacher's link :math:`\sigma` (``link``) with
   derivative ``link_derivative``; labels :math:`y = \sigma(\langle w^\star,
   x\rangle) + \varepsilon`, :math:`\varepsilon \sim N(0, s^2)`. Same
   arguments and returns as :func:`tensor_pca_overlap_chain`.
+
+  ``student_gradient(a, r2) -> g`` replaces :math:`\sigma'(a)` when the
+  per-sample loss is :math:`-y\,\tilde\sigma(a, r^2)` with :math:`a =
+  \langle w, x\rangle` and :math:`r^2 = \|P_w^\perp x\|^2` (e.g. the
+  smoothed link of :func:`smoothed_polynomial_link`); its tangent gradient is
+  :math:`-y\,g\,P_w^\perp x` with :math:`g = \partial_a\tilde\sigma -
+  2a\,\partial_{r^2}\tilde\sigma`, so the chain keeps its form.
   """
   d = _int_or_traced("dim", dim, 3)
   s2 = v.check_nonnegative("noise_std", noise_std)
@@ -219,11 +232,13 @@ def single_index_overlap_chain(key, *, dim: int, link: Callable,
       z1_t, z2_t, eps_t, chi_t = noise
       root = jnp.sqrt(jnp.maximum(1 - m * m, 0.0))
       y = link(m * z1_t + root * z2_t) + eps_t
-      s = eta * y * link_derivative(z1_t)
+      slope = (link_derivative(z1_t) if student_gradient is None else
+               student_gradient(z1_t, z2_t * z2_t + chi_t))
+      s = eta * y * slope
       m = (m + s * z2_t * root) / jnp.sqrt(1 + s * s * (z2_t * z2_t + chi_t))
       return m, m
 
-    m, path = jax.lax.scan(step, m, (z1, z2, eps, chi))
+    m, path = jax.lax.scan(step, m, (z1, z2, eps, chi), unroll=unroll)
     return path, m
 
   k_start, k_run = jax.random.split(key)
@@ -268,3 +283,55 @@ def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
                           max_steps=max_steps, block=block,
                           threshold=threshold)
   return tau, jnp.sum(x * spikes, axis=1)
+
+
+def smoothed_polynomial_link(coefficients, dim: int, smoothing: float):
+  r"""Damian et al.'s smoothed student link for a polynomial :math:`\sigma`.
+
+  The smoothed per-sample loss :math:`\ell_\lambda(w) =
+  E_z\,\ell((w + \lambda z)/\|w + \lambda z\|)`, z uniform on the unit
+  sphere of :math:`w^\perp` (arXiv 2305.10633, as recalled in the shared
+  references [R]), is for :math:`\ell = -y\sigma(\langle\cdot, x\rangle)`
+
+  .. math::
+    \tilde\sigma(a, r^2) = E_\zeta\,\sigma\Big(\frac{a + \lambda r
+    \zeta}{\sqrt{1+\lambda^2}}\Big), \qquad E\zeta^{2j} =
+    \prod_{i<j}\frac{2i+1}{d-1+2i},
+
+  with :math:`\zeta` a coordinate of the uniform law on :math:`S^{d-2}`
+  (odd moments vanish): exact for polynomial links.
+
+  Args:
+    coefficients: power-basis coefficients of sigma, highest degree first.
+    dim: d (may be traced, like ``smoothing``).
+    smoothing: lambda >= 0.
+
+  Returns:
+    ``student_gradient(a, r2)`` for :func:`single_index_overlap_chain`.
+  """
+  coeffs = [float(c) for c in coefficients]
+  degree = len(coeffs) - 1
+  lam = v.check_nonnegative("smoothing", smoothing)
+  d = _int_or_traced("dim", dim, 3)
+  scale = jnp.sqrt(1 + lam * lam)
+  moments = [1.0]                   # E zeta^{2j}, j = 0, 1, ...
+  for i in range(degree // 2):
+    moments.append(moments[-1] * (2 * i + 1) / (d - 1 + 2 * i))
+
+  def smoothed(a, r2):
+    total = 0.0
+    for power, c in zip(range(degree, -1, -1), coeffs):
+      term = 0.0
+      for j in range(power // 2 + 1):
+        term = term + (math.comb(power, 2 * j) * a ** (power - 2 * j)
+                       * (lam * lam * r2) ** j * moments[j])
+      total = total + c * term / scale**power
+    return total
+
+  def student_gradient(a, r2):
+    # smoothed() is elementwise, so the gradient of its sum is elementwise.
+    grad_a = jax.grad(lambda a_: jnp.sum(smoothed(a_, r2)))(a)
+    grad_r2 = jax.grad(lambda r_: jnp.sum(smoothed(a, r_)))(r2)
+    return grad_a - 2 * a * grad_r2
+
+  return student_gradient

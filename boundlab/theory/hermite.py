@@ -96,10 +96,7 @@ def link_functions(link: str):
   if link not in LINKS:
     raise ValueError(f"link must be one of {LINKS}, got {link!r}")
   if link.startswith("he"):
-    k = int(link[2:])
-    poly = sympy.Poly(_probabilists_hermite(k) / sympy.sqrt(sympy.factorial(k)),
-                      _Z)
-    coeffs = [float(c) for c in poly.all_coeffs()]
+    coeffs = polynomial_coefficients(link)
     return _polynomial(coeffs), _polynomial(
         [c * (len(coeffs) - 1 - i) for i, c in enumerate(coeffs[:-1])])
   table = {
@@ -109,6 +106,18 @@ def link_functions(link: str):
       "tanh": (jnp.tanh, lambda z: 1 - jnp.tanh(z) ** 2),
   }
   return table[link]
+
+
+def polynomial_coefficients(link: str) -> list[float]:
+  r"""Power-basis coefficients (highest degree first) of a polynomial link
+  ``he<k>`` = :math:`He_k/\sqrt{k!}`."""
+  if link not in LINKS or not link.startswith("he"):
+    raise ValueError(f"link must be one of the polynomial links he1..he4, "
+                     f"got {link!r}")
+  k = int(link[2:])
+  return [float(c) for c in sympy.Poly(
+      _probabilists_hermite(k) / sympy.sqrt(sympy.factorial(k)), _Z
+  ).all_coeffs()]
 
 
 def _polynomial(coeffs):
