@@ -235,3 +235,42 @@ def test_step_size_and_bad_inputs():
     tensor_pca_overlap_chain(jax.random.key(0), dim=8, order=3, snr=1.0,
                              learning_rate=0.1, num_chains=2, max_steps=10,
                              threshold=1.5)
+
+
+@pytest.mark.parametrize("order", [3, 4])
+def test_langevin_gradient_is_the_loss_gradient(order):
+  from boundlab.algorithms.langevin import contract_all_but_one, symmetrize
+  d = 5
+  tensor = jax.random.normal(jax.random.key(0), (d,) * order)
+  x = jax.random.normal(jax.random.key(1), (3, d))
+  ours = order * contract_all_but_one(symmetrize(tensor), x)
+  reference = jax.vmap(jax.grad(lambda y: contract(tensor, y)))(x)
+  np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-10)
+
+
+def test_langevin_matches_its_update_written_out():
+  from boundlab.algorithms.langevin import spherical_langevin, symmetrize
+  d, eta, beta, steps = 6, 0.01, 50.0, 7
+  model = SpikedTensor(d, 3)
+  spike = model.spike(jax.random.key(0))
+  tensor = symmetrize(model.averaged_tensor(jax.random.key(1), spike, 100))
+  x0 = jax.random.normal(jax.random.key(2), (2, d))
+  x0 = x0 / jnp.linalg.norm(x0, axis=1, keepdims=True)
+  key = jax.random.key(3)
+  last, average = spherical_langevin(tensor, x0, key, learning_rate=eta,
+                                     inverse_temperature=beta, steps=steps,
+                                     average_from=3)
+  x, total = np.array(x0), np.zeros((2, d))
+  loss = lambda y: -contract(tensor, y)
+  for t, k in enumerate(jax.random.split(key, steps), start=1):
+    noise = np.asarray(jax.random.normal(k, (2, d)))
+    for c in range(2):
+      grad = np.asarray(jax.grad(loss)(jnp.asarray(x[c])))
+      move = -eta * grad + np.sqrt(2 * eta / beta) * noise[c]
+      move -= (move @ x[c]) * x[c]
+      x[c] = (x[c] + move) / np.linalg.norm(x[c] + move)
+    if t >= 3:
+      total += x
+  np.testing.assert_allclose(last, x, rtol=1e-10)
+  np.testing.assert_allclose(
+      average, total / np.linalg.norm(total, axis=1, keepdims=True), rtol=1e-10)
