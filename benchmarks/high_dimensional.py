@@ -4,7 +4,8 @@ Measured (compile excluded; each timing is the best of 3 after a warm-up):
 
 * ``online_chain_steps_per_s_d512``: spherical online SGD on order-3 tensor
   PCA with the exact O(d) tangent sampler, d = 512, many chains in one scan
-  (chain-steps / s).
+  (chain-steps / s), with the ``rbg`` PRNG and ``unroll=10``; the row with
+  the default threefry PRNG and a rolled scan is reported beside it.
 * ``overlap_chain_steps_per_s``: the exact O(1) overlap chain (unrolled
   blocks), many chains (chain-steps / s).
 * ``langevin_k3_d1024_bandwidth_fraction``: fixed-data spherical Langevin on a
@@ -51,17 +52,17 @@ def _best_time(fn, *args, repeats=3):
   return best
 
 
-def online_sampler(d, chains, steps):
+def online_sampler(d, chains, steps, impl, unroll):
   model = SpikedTensor(d, 3)
   eta = online_step_size(d, 3)
   # threshold 1.0 is never reached: every chain runs exactly `steps` steps.
   fn = jax.jit(lambda key: tensor_pca_online_sgd(
       key, model, learning_rate=eta, num_chains=chains, max_steps=steps,
-      threshold=1.0, block=64)[1])
-  seconds = _best_time(fn, jax.random.key(0))
+      threshold=1.0, block=50, unroll=unroll)[1])
+  seconds = _best_time(fn, jax.random.key(0, impl=impl))
   return {"case": "online_o_d_sampler", "d": d, "chains": chains,
-          "steps": steps, "seconds": seconds,
-          "chain_steps_per_s": chains * steps / seconds}
+          "steps": steps, "prng": impl, "unroll": str(unroll),
+          "seconds": seconds, "chain_steps_per_s": chains * steps / seconds}
 
 
 def overlap_chain(d, chains, steps, unroll, block):
@@ -105,9 +106,12 @@ def main():
   parser.add_argument("--phase-diagram-seconds", type=float, default=None)
   args = parser.parse_args()
   quick = args.quick
+  d_online, chains_online = (64, 64) if quick else (512, 1024)
   rows = [
-      online_sampler(64 if quick else 512, 64 if quick else 1024,
-                     200 if quick else 2000),
+      online_sampler(d_online, chains_online, 200 if quick else 2000,
+                     "threefry2x32", 1),
+      online_sampler(d_online, chains_online, 200 if quick else 2000,
+                     "rbg", 10),
       overlap_chain(4096, 256 if quick else 8192, 4096 if quick else 65536,
                     unroll=True, block=256),
       overlap_chain(4096, 256 if quick else 8192, 1024 if quick else 8192,
@@ -117,7 +121,9 @@ def main():
   by_case = {(r["case"], r.get("unroll")): r for r in rows}
   ratios = {
       "online_chain_steps_per_s_d512":
-          by_case[("online_o_d_sampler", None)]["chain_steps_per_s"],
+          by_case[("online_o_d_sampler", "10")]["chain_steps_per_s"],
+      "online_chain_steps_per_s_d512_threefry_rolled":
+          by_case[("online_o_d_sampler", "1")]["chain_steps_per_s"],
       "overlap_chain_steps_per_s":
           by_case[("overlap_chain", "True")]["chain_steps_per_s"],
       "overlap_chain_unrolled_over_rolled":

@@ -118,11 +118,16 @@ class SpikedTensor:
     :math:`\xi \sim N(0, I_d)`, for unit x (the ascent direction of the
     correlation :math:`\langle T, x^{\otimes k}\rangle`).
     """
-    m = jnp.dot(x, spike)
-    xi = jax.random.normal(key, x.shape, x.dtype)
+    return self.tangent_gradient_from_noise(
+        x, spike, jax.random.normal(key, x.shape, x.dtype))
+
+  def tangent_gradient_from_noise(self, x, spike, xi) -> jax.Array:
+    r"""The same draw from given :math:`\xi \sim N(0, I_d)`; x may be a
+    batch (..., d) of unit vectors with matching spikes."""
+    m = jnp.sum(x * spike, axis=-1, keepdims=True)
     direction = (self.snr * self.order * m ** (self.order - 1) * spike
                  + math.sqrt(self.order) * xi)
-    return direction - jnp.dot(direction, x) * x
+    return direction - jnp.sum(direction * x, axis=-1, keepdims=True) * x
 
   def averaged_tensor(self, key, spike, num_samples: int) -> jax.Array:
     r"""The fixed-data statistic :math:`\bar T = \lambda v^{\otimes k} +
