@@ -16,6 +16,7 @@ import numpy as np
 import sympy
 
 from boundlab import figures, theory
+from boundlab.algorithms.sharding import shard_leading_axis
 from boundlab.algorithms.spherical_sgd import (single_index_overlap_chain,
                                                smoothed_polynomial_link,
                                                tensor_pca_overlap_chain)
@@ -63,7 +64,8 @@ def _max_steps(config, d):
 
 def measure(config, seeds):
   k = config["information_exponent"]
-  keys = jax.numpy.stack([jax.random.key(s) for s in seeds])
+  keys = shard_leading_axis(jax.numpy.stack([jax.random.key(s)
+                                             for s in seeds]))
   out = {s: {"tau": {}} for s in seeds}
   chain_options = _chain_options(config)
   if config["problem"] == "tensor_pca":
@@ -85,7 +87,8 @@ def measure(config, seeds):
           student_gradient=student, **chain_options)[0][0]
   # One chain per seed (vmap over the seeds' keys), so a seed's record does
   # not depend on which other seeds ran beside it; d, eta and the budget are
-  # traced, so every d shares one compilation.
+  # traced, so every d shares one compilation; the seeds' axis is sharded
+  # over the local devices.
   run = jax.jit(jax.vmap(chain, in_axes=(0, None, None, None)))
   for d in config["dims"]:
     eta = step_size(config, d)
