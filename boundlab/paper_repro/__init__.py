@@ -15,13 +15,13 @@ from types import ModuleType
 from boundlab.paper_repro import (benarous2021, chen2020, cohen2021,
                                   damian2023, dicesgd2024, even2023,
                                   heo2021, liu2023, mulayoff2023, pan2023,
-                                  wusu2023)
+                                  wei2026, wusu2023)
 from boundlab.theory import Claim
 
 PAPERS: dict[str, ModuleType] = {
     m.PAPER.key: m for m in (chen2020, dicesgd2024, cohen2021, mulayoff2023,
                              wusu2023, pan2023, heo2021, even2023, liu2023,
-                             benarous2021, damian2023)}
+                             benarous2021, damian2023, wei2026)}
 
 
 def all_claims() -> list[Claim]:

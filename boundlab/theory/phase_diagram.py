@@ -103,6 +103,33 @@ def threshold_from_first_passage(dim, first_passage, sample_sizes, *,
   return ThresholdFit(int(dim), center, slope, boot)
 
 
+def threshold_from_cells(dim, successes, sample_sizes, *,
+                         num_bootstrap: int = 400,
+                         rng: np.random.Generator | None = None
+                         ) -> ThresholdFit:
+  """Logistic threshold from a (seeds, n-grid) 0/1 success table.
+
+  For designs with one run per (seed, n) cell (fixed-data methods); the
+  bootstrap resamples seeds (rows).
+  """
+  table = np.asarray(successes, dtype=float)
+  n = np.asarray(sample_sizes, dtype=float)
+  if table.ndim != 2 or table.shape[1] != n.size:
+    raise ValueError(f"successes must be (seeds, {n.size}), got {table.shape}")
+  log_n = np.log(n)
+  rng = rng or np.random.default_rng(0)
+  trials = np.full(n.size, table.shape[0])
+
+  def fit(rows):
+    return logistic_threshold(log_n, rows.sum(axis=0), trials)
+
+  center, slope = fit(table)
+  boot = np.array([fit(table[rng.integers(0, len(table), len(table))])[0]
+                   for _ in range(v.check_positive_int("num_bootstrap",
+                                                       num_bootstrap))])
+  return ThresholdFit(int(dim), center, slope, boot)
+
+
 @dataclasses.dataclass(frozen=True)
 class ExponentFit:
   """Fitted exponent alpha in n_1/2 ~ d^alpha (optionally times log(d)^gamma)."""
