@@ -27,7 +27,6 @@ the loss unchanged and makes the gradient a single contraction,
 from __future__ import annotations
 
 import itertools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -75,7 +74,7 @@ def spherical_langevin(sym_tensor: jax.Array, x0: jax.Array, key: jax.Array,
   if start >= steps:
     raise ValueError(f"average_from must be in [0, steps={steps}), got {start}")
   k = sym_tensor.ndim
-  noise_scale = math.sqrt(2 * eta / beta)
+  noise_scale = jnp.sqrt(2 * eta / beta)   # eta, beta may be traced
 
   def step(carry, inputs):
     x, total = carry
