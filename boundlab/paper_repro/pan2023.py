@@ -212,9 +212,11 @@ def _plot_race(config, records, evaluation):
   for name in _RACERS:
     losses = np.array([[np.inf if x is None else x for x in r[name]["losses"]]
                        for r in records])
-    losses = np.where(np.isfinite(losses), losses, np.nan)
-    ax.plot(lrs, np.nanmedian(losses, axis=0), "o-", markersize=3,
-            color=colors[name], label=name)
+    finite = np.isfinite(losses)
+    # Learning rates where every instance diverged are left out of the line.
+    median = np.array([np.median(col[ok]) if ok.any() else np.nan
+                       for col, ok in zip(losses.T, finite.T)])
+    ax.plot(lrs, median, "o-", markersize=3, color=colors[name], label=name)
   ax.set_xscale("log")
   ax.set_yscale("log")
   ax.set_xlabel("learning rate")

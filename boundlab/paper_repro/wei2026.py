@@ -92,7 +92,7 @@ def _measure(config, seeds):
           dtype) / jnp.sqrt(n.astype(dtype)))     # T_bar, convention C
       x0 = jax.random.normal(k_start, (1, d), dtype)
       x0 = x0 / jnp.linalg.norm(x0)
-      x0 = x0 * jnp.sign(x0 @ spike)
+      x0 = x0 * jnp.sign(x0 @ spike)[:, None]
       last, average = spherical_langevin(
           tensor, x0, k_noise, learning_rate=eta, inverse_temperature=beta,
           steps=steps, average_from=steps // 2)
