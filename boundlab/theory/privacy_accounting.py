@@ -1,0 +1,117 @@
+r"""Privacy accounting for DP-SGD through ``dp_accounting`` (no hand-rolled RDP).
+
+A DP-SGD run with noise multiplier :math:`\sigma` (noise std :math:`\sigma C`
+for clip norm C), T steps and minibatches drawn by
+
+* Poisson sampling with rate q:
+  ``SelfComposed(PoissonSampled(q, Gaussian(sigma)), T)``, add/remove
+  neighbours;
+* sampling B of n without replacement:
+  ``SelfComposed(SampledWithoutReplacement(n, B, Gaussian(sigma)), T)``,
+  replace-one neighbours (the relation that event is defined for),
+
+is turned into :math:`\varepsilon(\delta)` by the RDP accountant (Mironov
+et al.) or the privacy-loss-distribution accountant (tight up to its
+discretisation, pessimistic), and :func:`calibrate_noise_multiplier` finds
+the smallest :math:`\sigma` meeting a target :math:`\varepsilon` with
+``dp_accounting.calibrate_dp_mechanism``.
+
+References:
+  Abadi et al., Deep Learning with Differential Privacy, arXiv 1607.00133;
+  Mironov, Talwar, Zhang, Renyi Differential Privacy of the Sampled Gaussian
+  Mechanism, arXiv 1908.10530; Google's ``dp_accounting`` library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dp_accounting
+
+from boundlab import _validation as v
+
+SAMPLINGS = ("poisson", "without_replacement")
+ACCOUNTANTS = ("rdp", "pld")
+
+
+def dp_sgd_event(noise_multiplier: float, steps: int, *,
+                 sampling: str = "poisson",
+                 sampling_rate: float | None = None,
+                 dataset_size: int | None = None,
+                 batch_size: int | None = None) -> dp_accounting.DpEvent:
+  """The DpEvent of T DP-SGD steps (see the module docstring).
+
+  Args:
+    noise_multiplier: sigma > 0.
+    steps: T >= 1.
+    sampling: ``"poisson"`` (needs ``sampling_rate`` in (0, 1]) or
+      ``"without_replacement"`` (needs ``dataset_size`` and ``batch_size``).
+  """
+  sigma = v.check_positive("noise_multiplier", noise_multiplier)
+  steps = v.check_positive_int("steps", steps)
+  gaussian = dp_accounting.GaussianDpEvent(sigma)
+  if sampling == "poisson":
+    if sampling_rate is None:
+      raise ValueError("sampling_rate must be given for poisson sampling, "
+                       "range (0, 1]")
+    q = v.check_in_range("sampling_rate", sampling_rate, 0.0, 1.0,
+                         closed="(]")
+    step = dp_accounting.PoissonSampledDpEvent(q, gaussian)
+  elif sampling == "without_replacement":
+    n = v.check_positive_int("dataset_size", dataset_size)
+    b = v.check_positive_int("batch_size", batch_size)
+    if b > n:
+      raise ValueError(f"batch_size must be in [1, dataset_size={n}], got {b}")
+    step = dp_accounting.SampledWithoutReplacementDpEvent(n, b, gaussian)
+  else:
+    raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+  return dp_accounting.SelfComposedDpEvent(step, steps)
+
+
+def _accountant(name: str, event: dp_accounting.DpEvent):
+  if name not in ACCOUNTANTS:
+    raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {name!r}")
+  replace_one = _uses_replacement(event)
+  relation = (dp_accounting.NeighboringRelation.REPLACE_ONE if replace_one
+              else dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE)
+  if name == "rdp":
+    return dp_accounting.rdp.RdpAccountant(neighboring_relation=relation)
+  return dp_accounting.pld.PLDAccountant(neighboring_relation=relation)
+
+
+def _uses_replacement(event) -> bool:
+  if isinstance(event, dp_accounting.SelfComposedDpEvent):
+    return _uses_replacement(event.event)
+  return isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent)
+
+
+def epsilon(event: dp_accounting.DpEvent, delta: float,
+            accountant: str = "pld") -> float:
+  """epsilon(delta) of ``event`` by the chosen ``dp_accounting`` accountant."""
+  delta = v.check_in_range("delta", delta, 0.0, 1.0, closed="()")
+  acc = _accountant(accountant, event)
+  if not acc.supports(event):
+    raise ValueError(f"the {accountant} accountant does not support {event}")
+  return float(acc.compose(event).get_epsilon(delta))
+
+
+def calibrate_noise_multiplier(target_epsilon: float, delta: float,
+                               make_event: Callable[[float], object], *,
+                               accountant: str = "pld",
+                               tolerance: float = 1e-3,
+                               lowest: float = 0.25) -> float:
+  """Smallest sigma >= ``lowest`` (to ``tolerance``) with
+  epsilon(make_event(sigma)) <= target.
+
+  ``lowest`` bounds the search from below: the PLD accountant's grid of
+  privacy losses grows without bound as sigma -> 0 (38 GiB at sigma ~ 1e-3
+  for 500 subsampled steps), so tiny noise multipliers are not probed.
+  """
+  target = v.check_positive("target_epsilon", target_epsilon)
+  delta = v.check_in_range("delta", delta, 0.0, 1.0, closed="()")
+  probe = make_event(1.0)
+  return float(dp_accounting.calibrate_dp_mechanism(
+      lambda: _accountant(accountant, probe), make_event, target, delta,
+      dp_accounting.LowerEndpointAndGuess(
+          v.check_positive("lowest", lowest), 2 * lowest),
+      tol=v.check_positive("tolerance", tolerance)))
