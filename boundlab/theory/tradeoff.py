@@ -42,6 +42,17 @@ def _log_likelihood_ratio(y, sigma):
   return jax.nn.logsumexp((y - 0.5) / sigma**2, axis=-1) - math.log(m)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _statistics(key, m, size, sigma):
+  """Log-likelihood ratios of ``size`` draws under H0 and under H1."""
+  k0, k1, kj = jax.random.split(key, 3)
+  null = sigma * jax.random.normal(k0, (size, m))
+  shift = jax.nn.one_hot(jax.random.randint(kj, (size,), 0, m), m)
+  alternative = shift + sigma * jax.random.normal(k1, (size, m))
+  return (_log_likelihood_ratio(null, sigma),
+          _log_likelihood_ratio(alternative, sigma))
+
+
 @dataclasses.dataclass(frozen=True)
 class SeparationEstimate:
   """kappa at a held-out threshold: estimate and lower confidence bound."""
@@ -75,18 +86,10 @@ def shuffled_single_epoch_separation(key, num_rounds: int, sigma: float, *,
   alpha = v.check_in_range("alpha", alpha, 0.0, 1.0, closed="()")
   chunk = v.check_positive_int("chunk", chunk)
 
-  @functools.partial(jax.jit, static_argnums=1)
-  def statistics(key, size):
-    k0, k1, kj = jax.random.split(key, 3)
-    null = sigma * jax.random.normal(k0, (size, m))
-    shift = jax.nn.one_hot(jax.random.randint(kj, (size,), 0, m), m)
-    alternative = shift + sigma * jax.random.normal(k1, (size, m))
-    return (_log_likelihood_ratio(null, sigma),
-            _log_likelihood_ratio(alternative, sigma))
-
   null, alternative = [], []
   for i, start in enumerate(range(0, n, chunk)):
-    s0, s1 = statistics(jax.random.fold_in(key, i), min(chunk, n - start))
+    s0, s1 = _statistics(jax.random.fold_in(key, i), m,
+                         min(chunk, n - start), sigma)
     null.append(np.asarray(s0))
     alternative.append(np.asarray(s1))
   null, alternative = np.concatenate(null), np.concatenate(alternative)
