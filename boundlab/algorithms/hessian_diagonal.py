@@ -23,6 +23,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from boundlab.theory.gauss_newton import gauss_newton_bartlett_diagonal
+from boundlab.theory.hessian import dense_hessian
 
 
 def exact_hessian_diagonal(objective: Callable
@@ -31,9 +32,8 @@ def exact_hessian_diagonal(objective: Callable
 
   def update_fn(updates, state, params=None, **extra_args):
     del updates, extra_args
-    flat, unravel = ravel_pytree(params)
-    hessian = jax.hessian(lambda p: objective(unravel(p)))(flat)
-    return unravel(jnp.diag(hessian)), state
+    unravel = ravel_pytree(params)[1]
+    return unravel(jnp.diag(dense_hessian(objective, params))), state
 
   return optax.GradientTransformation(lambda params: optax.EmptyState(),
                                       update_fn)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
 from boundlab import _validation as v
+from boundlab.theory.hessian import dense_hessian
 
 
 def newton(objective: Callable, learning_rate: float = 1.0
@@ -34,8 +34,7 @@ def newton(objective: Callable, learning_rate: float = 1.0
     if params is None:
       raise ValueError("newton needs params in update()")
     flat_grad, unravel = ravel_pytree(updates)
-    flat_params, unravel_params = ravel_pytree(params)
-    hessian = jax.hessian(lambda p: objective(unravel_params(p)))(flat_params)
+    hessian = dense_hessian(objective, params)
     return unravel(-eta * jnp.linalg.solve(hessian, flat_grad)), state
 
   return optax.GradientTransformation(lambda params: optax.EmptyState(),

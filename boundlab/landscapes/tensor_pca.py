@@ -129,11 +129,21 @@ class SpikedTensor:
                  + math.sqrt(self.order) * xi)
     return direction - jnp.sum(direction * x, axis=-1, keepdims=True) * x
 
-  def averaged_tensor(self, key, spike, num_samples: int) -> jax.Array:
+  def averaged_tensor(self, key, spike, num_samples, dtype=None) -> jax.Array:
     r"""The fixed-data statistic :math:`\bar T = \lambda v^{\otimes k} +
-    W/\sqrt n`: n samples cost one d^k tensor."""
-    n = v.check_positive_int("num_samples", num_samples)
+    W/\sqrt n`: n samples cost one d^k tensor.
+
+    ``num_samples`` may be traced (one compilation for many n); ``dtype``
+    stores the noise in a narrower type (the spike's outer product keeps the
+    spike's dtype).
+    """
+    if not v.is_traced(num_samples):
+      v.check_positive_int("num_samples", num_samples)
     outer = spike
     for _ in range(self.order - 1):
       outer = jnp.multiply.outer(outer, spike)
-    return self.snr * outer + self.materialized_noise(key) / math.sqrt(n)
+    noise = self.materialized_noise(key)
+    if dtype is not None:
+      noise = noise.astype(dtype)
+    return self.snr * outer + noise / jnp.sqrt(
+        jnp.asarray(num_samples, noise.dtype))

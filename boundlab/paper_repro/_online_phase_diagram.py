@@ -67,7 +67,7 @@ def measure(config, seeds):
   keys = shard_leading_axis(jax.numpy.stack([jax.random.key(s)
                                              for s in seeds]))
   out = {s: {"tau": {}} for s in seeds}
-  chain_options = _chain_options(config)
+  chain_options = _chain_options()
   if config["problem"] == "tensor_pca":
     chain = lambda key, d, eta, steps: tensor_pca_overlap_chain(
         key, dim=d, order=k, snr=config["snr"], learning_rate=eta,
@@ -98,9 +98,8 @@ def measure(config, seeds):
   return [out[s] for s in seeds]
 
 
-def _chain_options(config):
+def _chain_options():
   """Loop shape only (results do not depend on it): unrolled on GPUs."""
-  del config
   on_gpu = jax.default_backend() == "gpu"
   return {"block": 256, "unroll": True if on_gpu else 1}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import sympy
 
 from boundlab import figures, theory
@@ -68,8 +69,8 @@ def _model(config, key):
 
 
 def _norms(tree):
-  return jnp.sqrt(sum(jnp.sum(leaf.reshape(leaf.shape[0], -1) ** 2, axis=1)
-                      for leaf in jax.tree.leaves(tree)))
+  """Global L2 norm of every example of a per-example gradient tree."""
+  return jax.vmap(optax.tree_utils.tree_norm)(tree)
 
 
 def _measure(config, seeds):

@@ -160,13 +160,11 @@ def _measure_estimators(config, seeds):
   for seed in seeds:   # each seed: a fresh parameter point and fresh noise
     key_params, key_h, key_g = jax.random.split(jax.random.key(seed), 3)
     params = landscape.init(key_params)
-    flat, unravel = ravel_pytree(params)
-    objective = lambda p: landscape.objective(unravel(p))
-    exact_h = jnp.diag(jax.hessian(objective)(flat))
+    exact_h = jnp.diag(theory.dense_hessian(landscape.objective, params))
     exact_g = flat_of(gauss_newton_diagonal(landscape.predict, params, inputs))
-    hvp = lambda u: jax.jvp(jax.grad(objective), (flat,), (u,))[1]
-    probes = jax.random.rademacher(key_h, (config["estimates"], flat.size),
-                                   dtype=flat.dtype)
+    hvp, dim = theory.flat_hvp(landscape.objective, params)
+    probes = jax.random.rademacher(key_h, (config["estimates"], dim),
+                                   dtype=exact_h.dtype)
     hutchinson = jax.lax.map(lambda u: u * hvp(u), probes, batch_size=256)
     gnb = jax.lax.map(
         lambda k: flat_of(gauss_newton_bartlett_diagonal(

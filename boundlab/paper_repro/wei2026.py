@@ -85,11 +85,7 @@ def _measure(config, seeds):
       k_spike, k_data, k_start, k_noise = jax.random.split(
           jax.random.fold_in(key, n), 4)
       spike = model.spike(k_spike).astype(dtype)
-      outer = spike
-      for _ in range(k - 1):
-        outer = jnp.multiply.outer(outer, spike)
-      tensor = symmetrize(outer + model.materialized_noise(k_data).astype(
-          dtype) / jnp.sqrt(n.astype(dtype)))     # T_bar, convention C
+      tensor = symmetrize(model.averaged_tensor(k_data, spike, n, dtype))
       x0 = jax.random.normal(k_start, (1, d), dtype)
       x0 = x0 / jnp.linalg.norm(x0)
       x0 = x0 * jnp.sign(x0 @ spike)[:, None]

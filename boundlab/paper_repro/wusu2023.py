@@ -205,20 +205,24 @@ def _measure_relu(config, seeds):
   c = relu_spread_constant(np.asarray(landscape.data["x"]),
                            config["spread_directions"])
   records = [{"spread_constant": c, "runs": []} for _ in seeds]
+  # One compiled summary for every run's limits (seeds vmapped).
+  summary = jax.jit(jax.vmap(lambda p: {
+      "loss": landscape.objective(p),
+      "trace": jnp.trace(theory.dense_hessian(landscape.objective, p))}))
   for method, eta in config["runs"]:
     result = algorithms.run(
         landscape, algorithms.with_mean_gradient(optax.sgd(eta)), seeds,
         steps=config["steps"], record_every=config["steps"],
         batch_size=1 if method == "sgd" else None)
+    stats = summary(jax.tree.map(jnp.asarray, result.final_params))
     for i, record in enumerate(records):
-      params = jax.tree.map(lambda a: jnp.asarray(a[i]), result.final_params)
-      loss = float(landscape.objective(params))
+      loss = float(stats["loss"][i])
       row = {"method": method, "learning_rate": eta, "loss": loss,
              "diverged_at": int(result.diverged_at[i])}
       if np.isfinite(loss):
-        row |= {"trace": float(jnp.trace(theory.dense_hessian(
-                    landscape.objective, params))),
-                "path_norm": path_norm(params["a"], params["b"])}
+        row |= {"trace": float(stats["trace"][i]),
+                "path_norm": path_norm(result.final_params["a"][i],
+                                       result.final_params["b"][i])}
       record["runs"].append(row)
   return records
 

@@ -25,12 +25,16 @@ import scipy.special
 from boundlab import _validation as v
 
 
+def success_table(first_passage, sample_sizes) -> np.ndarray:
+  """(chains, n-grid) 0/1 table: 0 < tau <= n (tau = -1: never)."""
+  tau = np.asarray(first_passage)[:, None]
+  n = np.asarray(sample_sizes, dtype=float)[None, :]
+  return ((tau > 0) & (tau <= n)).astype(float)
+
+
 def success_fractions(first_passage, sample_sizes) -> np.ndarray:
-  """Fraction of chains with 0 < tau <= n, for each n (tau = -1: never)."""
-  tau = np.asarray(first_passage)
-  n = np.asarray(sample_sizes, dtype=float)
-  hit = (tau[None, :] > 0) & (tau[None, :] <= n[:, None])
-  return hit.mean(axis=1)
+  """Fraction of chains with 0 < tau <= n, for each n."""
+  return success_table(first_passage, sample_sizes).mean(axis=0)
 
 
 def logistic_threshold(log_n, successes, trials) -> tuple[float, float]:
@@ -85,22 +89,14 @@ def threshold_from_first_passage(dim, first_passage, sample_sizes, *,
                                  num_bootstrap: int = 400,
                                  rng: np.random.Generator | None = None
                                  ) -> ThresholdFit:
-  """Logistic threshold from first-passage times, bootstrapped over seeds."""
-  tau = np.asarray(first_passage)
-  n = np.asarray(sample_sizes, dtype=float)
-  log_n = np.log(n)
-  rng = rng or np.random.default_rng(0)
+  """Logistic threshold from first-passage times, bootstrapped over seeds.
 
-  def fit(sample):
-    frac = success_fractions(sample, n)
-    return logistic_threshold(log_n, frac * len(sample),
-                              np.full(len(n), len(sample)))
-
-  center, slope = fit(tau)
-  boot = np.array([fit(rng.choice(tau, size=len(tau)))[0]
-                   for _ in range(v.check_positive_int("num_bootstrap",
-                                                       num_bootstrap))])
-  return ThresholdFit(int(dim), center, slope, boot)
+  A chain with first passage tau succeeds at every n >= tau, so this is
+  :func:`threshold_from_cells` on the table ``0 < tau <= n``.
+  """
+  return threshold_from_cells(dim, success_table(first_passage, sample_sizes),
+                              sample_sizes, num_bootstrap=num_bootstrap,
+                              rng=rng)
 
 
 def threshold_from_cells(dim, successes, sample_sizes, *,

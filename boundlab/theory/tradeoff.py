@@ -33,6 +33,7 @@ import math
 
 import jax
 import numpy as np
+import scipy.stats
 
 from boundlab import _validation as v
 
@@ -129,6 +130,5 @@ def noise_threshold(num_rounds: int) -> float:
 
 def gaussian_dp_separation(mu: float) -> float:
   r"""kappa of mu-GDP: :math:`(2\Phi(\mu/2) - 1)/\sqrt 2` (closed form)."""
-  from scipy.stats import norm
-  return float((2 * norm.cdf(v.check_nonnegative("mu", mu) / 2) - 1)
+  return float((2 * scipy.stats.norm.cdf(v.check_nonnegative("mu", mu) / 2) - 1)
                / math.sqrt(2))
