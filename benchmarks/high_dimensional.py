@@ -34,7 +34,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from boundlab._provenance import provenance
+from boundlab.provenance import provenance
 from boundlab.algorithms.langevin import spherical_langevin, symmetrize
 from boundlab.algorithms.spherical_sgd import (online_step_size,
                                                tensor_pca_online_sgd,

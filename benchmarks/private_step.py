@@ -247,7 +247,7 @@ def main():
                for b in args.batches if b not in done]
     part_out.unlink(missing_ok=True)
   import jax
-  from boundlab._provenance import provenance
+  from boundlab.provenance import provenance
   result = {
       "device": jax.devices()[0].device_kind,
       "date": datetime.date.today().isoformat(),

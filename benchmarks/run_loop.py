@@ -26,7 +26,7 @@ import jax
 import optax
 
 from boundlab import algorithms, landscapes
-from boundlab._provenance import provenance
+from boundlab.provenance import provenance
 
 
 def _python_loop(landscape, steps, seeds, batch, lr, clip, noise):

@@ -33,7 +33,7 @@ import numpy as np
 from _timing import median_seconds
 
 from boundlab import theory
-from boundlab._provenance import provenance
+from boundlab.provenance import provenance
 
 SIZES = (784, 1024, 1024, 10)
 

@@ -26,8 +26,14 @@ def _parser() -> argparse.ArgumentParser:
               description="Run paper claims and compare measurements with "
               "the stated bounds.")
   sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-  sub.add_parser("list", help="list every claim")
-  v = sub.add_parser("verify", help="run claims and write a report")
+  papers = argparse.ArgumentParser(add_help=False)
+  papers.add_argument(
+      "--papers", action="append", default=[], metavar="MODULE_OR_PATH",
+      help="also register the paper module with this import name or .py "
+      "path (repeatable)")
+  sub.add_parser("list", help="list every claim", parents=[papers])
+  v = sub.add_parser("verify", help="run claims and write a report",
+                     parents=[papers])
   v.add_argument("--quick", action="store_true",
                  help="smaller sizes and fewer seeds (same code)")
   v.add_argument("--only", metavar="REGEX", help="claims whose id matches")
@@ -39,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                  help="exit 1 if any claim is violated")
   v.add_argument("--no-progress", action="store_true",
                  help="no progress bar")
-  r = sub.add_parser("repro", help="regenerate a paper's figures")
+  r = sub.add_parser("repro", help="regenerate a paper's figures",
+                     parents=[papers])
   r.add_argument("paper", help="paper key, e.g. chen2020 (see 'boundlab list')")
   r.add_argument("--quick", action="store_true")
   r.add_argument("--out", default=None, type=Path,
@@ -55,9 +62,16 @@ def _configure_jax():
   jax.config.update("jax_enable_x64", True)
 
 
+def _registry(args):
+  from boundlab.claims import registry
+  registry.discover()
+  for spec in args.papers:
+    registry.load(spec)
+  return registry
+
+
 def _cmd_list(args) -> int:
-  from boundlab.paper_repro import all_claims
-  claims = all_claims()
+  claims = _registry(args).all_claims()
   width = max(len(c.id) for c in claims)
   print(f"{'claim'.ljust(width)}  verified  source  statement")
   for c in claims:
@@ -77,8 +91,8 @@ def _progress(total: int, enabled: bool):
 
 
 def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
-  from boundlab import report as report_mod
-  from boundlab import verify
+  from boundlab.claims import report as report_mod
+  from boundlab.claims import runner
   if seed < 0:
     raise ValueError(f"--seed must be an integer >= 0, got {seed}")
   start = time.perf_counter()
@@ -92,7 +106,7 @@ def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
     bar.set_description(claim.id)
 
   try:
-    runs = verify.run_claims(claims, out, quick=quick, seed=seed, force=force,
+    runs = runner.run_claims(claims, out, quick=quick, seed=seed, force=force,
                              on_claim=on_claim)
     bar.update(1)
   finally:
@@ -100,7 +114,7 @@ def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
   rep = report_mod.build_report(runs, quick=quick, seed=seed)
   json_path, md_path = report_mod.write_report(rep, out)
   print(report_mod.format_table(rep))
-  counts = verify.summary_counts(runs)
+  counts = runner.summary_counts(runs)
   cached = sum(r.cached_cells for r in runs)
   computed = sum(r.computed_cells for r in runs)
   print(f"\n{', '.join(f'{v} {k}' for k, v in counts.items())}; cells: "
@@ -111,8 +125,7 @@ def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
 
 
 def _cmd_verify(args) -> int:
-  from boundlab.paper_repro import select_claims
-  claims = select_claims(args.only)
+  claims = _registry(args).select_claims(args.only)
   _, counts = _run_and_report(claims, args.out, quick=args.quick,
                               seed=args.seed, force=args.force,
                               progress=not args.no_progress)
@@ -120,8 +133,7 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_repro(args) -> int:
-  from boundlab.paper_repro import paper_module
-  module = paper_module(args.paper)
+  module = _registry(args).paper_module(args.paper)
   out = args.out or Path("out") / "repro" / args.paper
   _run_and_report(list(module.CLAIMS), out, quick=args.quick, seed=args.seed,
                   force=False, progress=not args.no_progress)

@@ -31,7 +31,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from boundlab import algorithms, landscapes, theory
-from boundlab.paper_repro import chen2020
 
 jax.config.update("jax_enable_x64", True)
 
@@ -46,8 +45,8 @@ jax.config.update("jax_enable_x64", True)
 # %%
 points = [-3.0, -3.0, 9.0]
 grid = np.linspace(-6, 8, 701)
-clipped = chen2020.expected_clipped_gradient(grid, points, 1.0)
-x_bar = chen2020.clipped_fixed_point(points, 1.0)
+clipped = theory.expected_clipped_gradient(grid, points, 1.0)
+x_bar = theory.clipped_fixed_point(points, 1.0)
 print(f"zero of the clipped gradient: {x_bar:.3f}; minimiser x* = {np.mean(points):.3f}")
 
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -146,11 +145,12 @@ for c1 in (0.1, 1.0):
 # %%
 import tempfile
 
-from boundlab import verify
+from boundlab import claims
+from boundlab.claims import runner
 
 with tempfile.TemporaryDirectory() as out:
-  (run,) = verify.run_claims([chen2020.STALL_FIXED_POINT], out, quick=True,
-                             figures=False)
+  (run,) = runner.run_claims([claims.get_claim("chen2020.stall_fixed_point")],
+                             out, quick=True, figures=False)
   v = run.verdict
   print(v.claim_id, v.outcome.value, f"measured {v.measured:.6f}",
         f"bound {v.bound:.6f}", f"interval {v.ci}")

@@ -31,7 +31,6 @@ import numpy as np
 import optax
 
 from boundlab import algorithms, landscapes, theory
-from boundlab.paper_repro import cohen2021
 
 jax.config.update("jax_enable_x64", True)
 
@@ -88,7 +87,7 @@ eta = 0.2
 run = algorithms.run(
     net, algorithms.with_mean_gradient(optax.sgd(eta)), seeds=[0],
     steps=4000, record_every=50,
-    metrics=lambda p, s: {"sharpness": cohen2021.sharpness(net.objective, p),
+    metrics=lambda p, s: {"sharpness": theory.sharpness(net.objective, p),
                           "loss": net.objective(p)})
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
 ax1.plot(run.record_steps, run.metrics["sharpness"][0])

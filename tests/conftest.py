@@ -15,6 +15,8 @@ import jax
 import pytest
 from hypothesis import HealthCheck, settings
 
+from boundlab import cli
+
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -34,3 +36,12 @@ def pytest_collection_modifyitems(config, items):
       item.add_marker(pytest.mark.skip(reason="slow: set BOUNDLAB_SLOW=1"))
     if "gpu" in item.keywords and not has_gpu:
       item.add_marker(pytest.mark.skip(reason="needs a GPU"))
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+  """One quick verify of every registered claim, shared by the command-line
+  tests and the every-claim tests (the suite's budget pays for one pass)."""
+  out = tmp_path_factory.mktemp("verify")
+  assert cli.main(["verify", "--quick", "--out", str(out), "--no-progress"]) == 0
+  return out

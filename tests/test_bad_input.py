@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from boundlab import algorithms, landscapes, theory
-from boundlab.paper_repro import get_claim, paper_module, select_claims
+from boundlab.claims import get_claim, paper_module, select_claims
 
 not_positive = st.one_of(st.floats(max_value=0.0), st.just(math.nan),
                          st.just(-math.inf))

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from boundlab import landscapes
-from boundlab.paper_repro import _canary_audit as canary
+from boundlab.experiments import canary_audit as canary
 
 
 @pytest.mark.parametrize("method, ratio, expected", [
     ("dp_sgd", 0.0, [1.0, 1.0, 1.0]),
     ("dice", 3.0, [1.0, 4.0, 4.0])])
 def test_canary_shifts_each_release_as_predicted(method, ratio, expected):
-  config = canary.experiment_config(method)(True)
+  config = canary.CanaryAudit("canary_audit.test", method).config(True)
   land = canary.canary_landscape(config)
   n_total = config["num_examples"] + 1
   cell = {"method": method, "steps": 3, "ratio": ratio}

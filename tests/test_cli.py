@@ -10,20 +10,12 @@ import time
 
 import pytest
 
-from boundlab import cli, theory
-from boundlab.paper_repro import chen2020
+from boundlab import cli
+from boundlab.claims import Evaluation, Outcome, registry
 
 SCHEMA_KEYS = {"id", "paper", "arxiv", "statement", "measured", "bound",
                "relation", "ci", "verdict", "seeds", "constants_verified",
                "figure"}
-
-
-@pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
-  """One quick verify of every claim, shared by the tests below."""
-  out = tmp_path_factory.mktemp("verify")
-  assert cli.main(["verify", "--quick", "--out", str(out), "--no-progress"]) == 0
-  return out
 
 
 def test_list_shows_every_claim_with_citation(capsys):
@@ -42,11 +34,12 @@ def test_report_follows_the_schema(quick_run):
     assert SCHEMA_KEYS <= set(claim)
     lo, hi = claim["ci"]
     assert lo is not None and hi is not None and lo <= hi
-    assert claim["verdict"] in {o.value for o in theory.Outcome}
+    assert claim["verdict"] in {o.value for o in Outcome}
     assert (quick_run / claim["figure"]).exists()
     sidecar = json.loads((quick_run / claim["figure"]).with_suffix(
         ".json").read_text())
     assert {"config", "seeds", "provenance", "data"} <= set(sidecar)
+    assert {"verdict", "tables", "records"} <= set(sidecar["data"])
     assert sidecar["provenance"]["boundlab_version"]
   verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
   # Deterministic arithmetic: clipped GD's limit is the clipped fixed point.
@@ -97,11 +90,11 @@ def test_errors_exit_2_with_one_line(capsys):
 
 def test_strict_exits_1_on_a_violated_claim(tmp_path, monkeypatch, capsys):
   import dataclasses
-  import boundlab.paper_repro as registry
   violated = dataclasses.replace(
-      chen2020.STALL_FIXED_POINT, id="chen2020.deliberately_false",
-      evaluate=lambda config, records, alpha: theory.Evaluation(
-          measured=5.0, ci=(4.0, 6.0), bound=1.0))
+      registry.get_claim("chen2020.stall_fixed_point"),
+      id="chen2020.deliberately_false",
+      evaluate=lambda config, records, alpha: Evaluation(
+          measured=5.0, ci=(4.0, 6.0)))
   monkeypatch.setattr(registry, "select_claims", lambda pattern: [violated])
   args = ["verify", "--quick", "--out", str(tmp_path), "--no-progress"]
   assert cli.main(args) == 0

@@ -266,7 +266,10 @@ def test_label_noise_keeps_clean_objective_and_adds_noise_of_its_std():
   params = base.init(jax.random.key(0))
   assert noisy.objective(params) == base.objective(params)
   n = 200_000
-  batch = noisy.sample(jax.random.key(7), n)
+  clean = noisy.sample(jax.random.key(7), n)
+  np.testing.assert_array_equal(
+      clean["y"], np.asarray(clean["x"]) @ base.constants["beta_star"])
+  batch = noisy.perturb_batch(jax.random.key(8), clean)
   x, y = np.asarray(batch["x"]), np.asarray(batch["y"])
   # The clean label of a row is <beta*, x>; the residual is the added noise.
   residual = y - x @ base.constants["beta_star"]
@@ -317,15 +320,15 @@ def test_output_loss_composes_to_loss(land):
         land.loss(params, example), rtol=1e-15)
 
 
-def test_trace_at_level_interpolates_log_log():
-  from boundlab.paper_repro.du2022 import _crossing, trace_at_level
+def test_value_at_level_interpolates_log_log():
+  from boundlab.experiments.equal_loss import first_crossing, value_at_level
   # Tr H = loss^0.5 exactly on a log-log line: interpolation is exact.
-  crossing = {"loss": [0.2, 0.05], "trace": [0.2 ** 0.5, 0.05 ** 0.5]}
-  np.testing.assert_allclose(trace_at_level(crossing, 0.1), 0.1 ** 0.5,
-                             rtol=1e-14)
-  assert _crossing([1.0, 0.5, 0.2, 0.05], 0.1) == 3
-  assert _crossing([1.0, 0.5], 0.1) is None
-  assert _crossing([0.05, 0.01], 0.1) is None  # no bracketing record
+  np.testing.assert_allclose(
+      value_at_level([0.2, 0.05], [0.2 ** 0.5, 0.05 ** 0.5], 0.1),
+      0.1 ** 0.5, rtol=1e-14)
+  assert first_crossing([1.0, 0.5, 0.2, 0.05], 0.1) == 3
+  assert first_crossing([1.0, 0.5], 0.1) == -1
+  assert first_crossing([0.05, 0.01], 0.1) == -1  # no bracketing record
 
 
 def test_gradient_descent_limit_reaches_an_interpolating_minimum():
@@ -341,10 +344,23 @@ def test_gradient_descent_limit_reaches_an_interpolating_minimum():
                              params["u"] ** 2 - params["v"] ** 2, atol=0.05)
 
 
-def test_label_noise_needs_sampling_with_replacement():
-  noisy = landscapes.with_label_noise(
-      landscapes.diagonal_linear_network(num_examples=6, dim=4), 0.3)
+@pytest.mark.parametrize("kwargs", [
+    {"batch_size": 2}, {"batch_size": None},
+    {"batch_size": 2, "sampling": "shuffle"},
+    {"batch_size": 2, "sampling": "poisson"}],
+    ids=["replacement", "full_batch", "shuffle", "poisson"])
+def test_label_noise_reaches_every_sampling(kwargs):
+  """The run loop applies the landscape's perturb_batch hook whatever the
+  sampling. One SGD step from w = 0 on least squares moves w by lr x mean(y x)
+  over the batch, so noisy labels move it elsewhere than clean ones, while
+  the clean run is exactly the formula (full batch)."""
+  base = landscapes.linear_regression(num_examples=6, dim=3, seed=2)
   opt = algorithms.with_mean_gradient(optax.sgd(0.1))
-  for kwargs in ({"batch_size": None}, {"batch_size": 2, "sampling": "shuffle"}):
-    with pytest.raises(ValueError, match="replacement"):
-      algorithms.run(noisy, opt, [0], steps=1, record_every=1, **kwargs)
+  clean, noisy = (algorithms.run(land, opt, [0, 1], steps=1, record_every=1,
+                                 **kwargs).final_params
+                  for land in (base, landscapes.with_label_noise(base, 3.0)))
+  assert np.all(np.abs(noisy - clean) > 1e-6)
+  if kwargs["batch_size"] is None:
+    x, y = np.asarray(base.data["x"]), np.asarray(base.data["y"])
+    np.testing.assert_allclose(clean, np.tile(0.1 * (y @ x) / 6, (2, 1)),
+                               rtol=1e-13)

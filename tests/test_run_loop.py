@@ -118,10 +118,24 @@ def _one_hot_landscape(n):
                     data={"e": jnp.eye(n)}, constants={})
 
 
+def _step_gradients(land, batch_size, sampling):
+  """``(params, key, t) -> per-example gradients`` of the run loop's step t."""
+  from boundlab.algorithms.run_loop import (_per_example_grads,
+                                            _shuffled_index, _step_batch)
+  draw = _step_batch(land, batch_size, sampling)
+  n = land.data["e"].shape[0]
+
+  def grads(params, key, t):
+    index = (_shuffled_index(key, t, n, batch_size) if sampling == "shuffle"
+             else None)
+    examples, _, mask = draw(key, t, index)
+    return _per_example_grads(land, params, examples, mask)
+  return grads
+
+
 def test_shuffle_visits_every_example_once_per_epoch():
-  from boundlab.algorithms.run_loop import _per_example_grads_of_step
   n, b = 12, 4
-  grads = _per_example_grads_of_step(_one_hot_landscape(n), b, "shuffle")
+  grads = _step_gradients(_one_hot_landscape(n), b, "shuffle")
   key, w = jax.random.key(3), jnp.zeros(n)
   for epoch in range(2):
     seen = sum(np.asarray(grads(w, key, epoch * 3 + s)).sum(0) for s in range(3))
@@ -129,10 +143,9 @@ def test_shuffle_visits_every_example_once_per_epoch():
 
 
 def test_poisson_sampling_rate_and_dp_sgd_normalisation():
-  from boundlab.algorithms.run_loop import _per_example_grads_of_step
   n, b = 50, 10
   land = _one_hot_landscape(n)
-  grads = _per_example_grads_of_step(land, b, "poisson")
+  grads = _step_gradients(land, b, "poisson")
   key, w = jax.random.key(4), jnp.zeros(n)
   masks = np.array([np.asarray(grads(w, key, t)).sum(1) for t in range(400)])
   # 20,000 Bernoulli(0.2) draws: the frequency is within 4 sd (0.0113) of
@@ -195,3 +208,79 @@ def test_carried_permutation_gives_the_per_step_batches():
       for point in range(2):
         np.testing.assert_array_equal(
             result.metrics["index"][point, i, t + 1], expected)
+
+
+def test_per_seed_data_through_a_family_equal_separate_runs():
+  """One compiled program for every seed's own data set gives each seed's
+  separate run exactly (the seed keys do not depend on the data)."""
+  lands = [landscapes.linear_regression(8, 3, seed=s) for s in (1, 2, 3)]
+  opt = algorithms.with_mean_gradient(optax.sgd(0.1))
+  kwargs = dict(steps=20, record_every=10, batch_size=2)
+  family = lambda args: lands[0].with_data(args)
+  together = algorithms.run(
+      family, opt, [5, 6, 7], args=jax.tree.map(
+          lambda *a: jnp.stack(a), *[l.data for l in lands]),
+      metrics=lambda p, s, args: {"f": family(args).objective(p)}, **kwargs)
+  for i, (seed, land) in enumerate(zip([5, 6, 7], lands)):
+    alone = algorithms.run(land, opt, [seed],
+                           metrics=lambda p, s, land=land: {
+                               "f": land.objective(p)}, **kwargs)
+    view = together.seed(i)
+    np.testing.assert_allclose(view.final_params, alone.final_params[0],
+                               rtol=1e-13)
+    np.testing.assert_allclose(view.metrics["f"], alone.metrics["f"][0],
+                               rtol=1e-13)
+    assert view.diverged_at == -1 and view.first_diverged_at == -1
+
+
+def test_data_are_an_argument_of_the_program():
+  """Two finite sums with the same loss and shapes share one program; the
+  second run's numbers are its own data's."""
+  from boundlab.algorithms import run_loop as run_module
+  first = landscapes.linear_regression(8, 3, seed=1)
+  second = first.with_data(landscapes.linear_regression(8, 3, seed=2).data)
+  assert second.takes_data and not np.allclose(second.data["x"],
+                                                first.data["x"])
+  opt = algorithms.with_mean_gradient(optax.sgd(0.1))
+  kwargs = dict(steps=10, record_every=10, batch_size=None)
+  a = algorithms.run(first, opt, [0], **kwargs)
+  # Full-batch GD from 0: the first step is lr * mean(y x) of the data.
+  x, y = (np.asarray(second.data[k]) for k in ("x", "y"))
+  one = algorithms.run(second, opt, [0], steps=1, record_every=1,
+                       batch_size=None)
+  np.testing.assert_allclose(one.final_params[0], 0.1 * (y @ x) / 8,
+                             rtol=1e-13)
+  assert not np.allclose(a.final_params,
+                         algorithms.run(second, opt, [0], **kwargs).final_params)
+  with pytest.raises(ValueError, match="does not take other data"):
+    _quadratic().with_data({"x": jnp.zeros(3)})
+  assert run_module._takes_args(lambda p, s, args: 0, 2)
+  assert not run_module._takes_args(lambda p, s, name="x": 0, 2)
+
+
+def test_gridded_seed_views_keep_the_grid_axis():
+  result = algorithms.run(
+      _quadratic(), lambda key, lr: algorithms.with_mean_gradient(
+          optax.sgd(lr)), [1, 2, 3], steps=10, record_every=5, batch_size=2,
+      hyperparams={"lr": [0.1, 0.2]}, metrics=lambda p, s: {"x": p})
+  view = result.seed(2)
+  assert view.metrics["x"].shape == (2, 3, 3) and view.diverged_at.shape == (2,)
+  np.testing.assert_array_equal(view.final_params, result.final_params[:, 2])
+  assert [v.final_params.shape for v in result.seeds()] == [(2, 3)] * 3
+  with pytest.raises(ValueError, match="already one seed"):
+    algorithms.run(_quadratic(), algorithms.with_mean_gradient(optax.sgd(0.1)),
+                   [0], steps=2, record_every=1, batch_size=1).seed(0).seed(0)
+
+
+def test_bad_args_and_families_are_rejected():
+  opt = algorithms.with_mean_gradient(optax.sgd(0.1))
+  land = landscapes.linear_regression(8, 3)
+  with pytest.raises(ValueError, match="leading seed axis of length 2"):
+    algorithms.run(land, opt, [0, 1], steps=1, record_every=1, batch_size=1,
+                   args={"x": jnp.zeros(3)})
+  with pytest.raises(ValueError, match="landscape family"):
+    algorithms.run(lambda a: land, opt, [0], steps=1, record_every=1,
+                   batch_size=1)
+  with pytest.raises(ValueError, match="not a Landscape"):
+    algorithms.run(lambda a: 3, opt, [0], steps=1, record_every=1,
+                   batch_size=1, args={"x": jnp.zeros((1, 2))})

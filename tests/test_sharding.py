@@ -14,7 +14,7 @@ claim = benarous2021.TENSOR_PCA_K3
 config = claim.config(True)
 config["dims"] = [16, 24]
 print(json.dumps({"devices": jax.local_device_count(),
-                  "records": claim.measure(config, list(range(8)))}))
+                  "records": claim.experiment.measure(config, list(range(8)))}))
 """
 
 

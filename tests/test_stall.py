@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
 
-from boundlab import algorithms, landscapes
-from boundlab.paper_repro import chen2020
+from boundlab import algorithms, landscapes, theory
 
 
 def test_paper_example_2_has_the_flat_zero_set():
@@ -15,17 +14,17 @@ def test_paper_example_2_has_the_flat_zero_set():
   grid = np.linspace(-2.0, 2.0, 101)
   # Zero up to rounding: (x - a) * c / |x - a| is +-c within an ulp.
   np.testing.assert_allclose(
-      chen2020.expected_clipped_gradient(grid, [-3.0, 3.0], 1.0), 0.0,
+      theory.expected_clipped_gradient(grid, [-3.0, 3.0], 1.0), 0.0,
       atol=1e-15)
-  outside = chen2020.expected_clipped_gradient(np.array([-2.01, 2.01]),
+  outside = theory.expected_clipped_gradient(np.array([-2.01, 2.01]),
                                                [-3.0, 3.0], 1.0)
   assert outside[0] < 0 < outside[1]
-  assert chen2020.clipped_fixed_point([-3.0, 3.0], 1.0) == pytest.approx(0.0,
+  assert theory.clipped_fixed_point([-3.0, 3.0], 1.0) == pytest.approx(0.0,
                                                                          abs=1e-12)
 
 
 def test_stall_instance_fixed_point():
-  assert chen2020.clipped_fixed_point([-3.0, -3.0, 9.0], 1.0) == pytest.approx(
+  assert theory.clipped_fixed_point([-3.0, -3.0, 9.0], 1.0) == pytest.approx(
       -2.5, abs=1e-14)
 
 

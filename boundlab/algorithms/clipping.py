@@ -1,9 +1,9 @@
 r"""Per-example clipping: :math:`\mathrm{clip}(g, c) = g \min(1, c/\|g\|)`.
 
-Clipping is the Euclidean projection onto the ball of radius :math:`c`, so this
-module delegates to :func:`optax.projections.projection_l2_ball` and only adds
-the per-example axis, the argument checks, and the clipped mean that DP-SGD
-aggregates. Over a pytree the norm is the global norm across leaves.
+The projection itself is :mod:`boundlab.theory.clipping` (optax's
+``projection_l2_ball``, shared with the estimators of :mod:`boundlab.theory`);
+this module adds the argument checks and the clipped mean that DP-SGD
+aggregates.
 
 References:
   Abadi et al., Deep Learning with Differential Privacy, arXiv 1607.00133.
@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from boundlab import _validation as v
+from boundlab.theory.clipping import clip, clip_per_example
 
-
-def clip(tree, clip_norm):
-  r"""Projects one gradient (any pytree) onto the L2 ball of radius ``clip_norm``."""
-  return optax.projections.projection_l2_ball(tree, clip_norm)
-
-
-def clip_per_example(per_example_tree, clip_norm):
-  """Clips every example of a pytree whose leaves carry a leading batch axis."""
-  return jax.vmap(lambda g: clip(g, clip_norm))(per_example_tree)
+__all__ = ["clip", "clip_per_example", "clipped_mean", "check_clip_norm",
+           "check_batched"]
 
 
 def clipped_mean(per_example_tree, clip_norm):

@@ -38,13 +38,3 @@ def horizontal_reference(ax, y, *, label, color=None, style="--"):
   ax.axhline(y, color=color or PALETTE["bound"], linestyle=style, label=label,
              linewidth=1.2)
   return ax
-
-
-def loglog_fit(ax, x, y, slope, intercept, *, label, color=None):
-  """Data on log-log axes with the fitted power law ``exp(intercept) x^slope``."""
-  x = np.asarray(x, dtype=float)
-  color = color or PALETTE["measured"]
-  ax.loglog(x, y, "o", color=color, label=label, markersize=4)
-  ax.loglog(x, np.exp(intercept) * x**slope, "-", color=color, alpha=0.6,
-            label=f"fit: slope {slope:.3f}")
-  return ax

@@ -8,14 +8,12 @@ software tag so that regenerated files differ only when the pixels do.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from boundlab import _cache
-from boundlab._provenance import provenance
+from boundlab import _jsonio
+from boundlab.provenance import provenance
 from boundlab.figures.style import style
 
 
@@ -26,22 +24,17 @@ def save_figure(fig, path: Path, *, data: dict, config: dict,
   Both writes are atomic (temp file + rename).
   """
   path = Path(path).with_suffix(".png")
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                             suffix=".png")
-  try:
-    with os.fdopen(fd, "wb") as f, style():
+
+  def write(f):
+    with style():
       fig.savefig(f, format="png", metadata={"Software": None})
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    Path(tmp).unlink(missing_ok=True)
-    raise
+
+  try:
+    _jsonio.atomic_write_bytes(path, write)
   finally:
     plt.close(fig)
   sidecar = path.with_suffix(".json")
-  _cache.atomic_write_json(sidecar, {
+  _jsonio.atomic_write_json(sidecar, {
       "figure": path.name, "config": config,
       "seeds": list(seeds) if seeds is not None else None,
       "provenance": provenance(), "data": data})

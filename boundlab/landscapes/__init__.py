@@ -1,6 +1,6 @@
 """Synthetic problems as pure JAX functions, with their known constants."""
 
-from boundlab.landscapes._landscape import Landscape
+from boundlab.landscapes._landscape import Landscape, finite_sum
 from boundlab.landscapes.feature_noise import (feature_noise_classification,
                                                feature_overlaps, margins,
                                                two_layer_cnn)
@@ -26,7 +26,7 @@ from boundlab.landscapes.toys import (heterogeneous_curvature_toy,
                                       product_toy, scale_invariant_regression)
 
 __all__ = [
-    "Landscape", "NoiseDistribution", "gaussian", "laplace",
+    "Landscape", "finite_sum", "NoiseDistribution", "gaussian", "laplace",
     "one_sided_heavy_tail", "skewed_mixture", "symmetric_mixture", "symmetrize",
     "skewed_logistic_regression", "mean_of_squares", "noisy_quadratic",
     "product_toy", "chebyshev_regression", "diagonal_linear_network",

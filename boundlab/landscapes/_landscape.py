@@ -39,6 +39,10 @@ class Landscape:
       output_loss(predict(params, example["x"]), example)``; lets a
       transformation that also needs the outputs (SAF) differentiate both
       through one forward pass. ``None`` otherwise.
+    perturb_batch: ``perturb_batch(key, batch) -> batch``, applied by the run
+      loop to every minibatch it draws, whatever the sampling (label noise:
+      :func:`~boundlab.landscapes.with_label_noise`); ``objective`` and
+      ``data`` stay clean. ``None`` otherwise.
   """
 
   name: str
@@ -50,6 +54,28 @@ class Landscape:
   data: Any = None
   predict: Callable[[PyTree, Any], jax.Array] | None = None
   output_loss: Callable[[jax.Array, Any], jax.Array] | None = None
+  perturb_batch: Callable[[jax.Array, Any], Any] | None = None
+
+  @property
+  def takes_data(self) -> bool:
+    """Whether :meth:`with_data` applies: a finite sum whose ``sample`` and
+    ``objective`` are the ones :func:`finite_sum` derives from ``data``."""
+    return (self.data is not None
+            and getattr(self.sample, "_derived_from_data", False)
+            and getattr(self.objective, "_derived_from_data", False))
+
+  def with_data(self, data: Any) -> Landscape:
+    """The same finite sum over other examples ``data`` (same structure):
+    ``sample`` and ``objective`` are rebuilt on them; every other field,
+    ``constants`` included, is kept. The run loop uses it to pass data to
+    its compiled program as an argument."""
+    if not self.takes_data:
+      raise ValueError(f"landscape {self.name!r} does not take other data: "
+                       "only finite sums whose sample and objective come "
+                       "from finite_sum() do")
+    sample, objective = _finite_sum_functions(self.loss, data)
+    return dataclasses.replace(self, data=data, sample=sample,
+                               objective=objective)
 
   def per_example_grads(self, params: PyTree, batch: Any) -> PyTree:
     """Per-example gradients, stacked along a leading batch axis."""
@@ -72,6 +98,15 @@ def finite_sum(name: str, init: Callable[[jax.Array], PyTree],
   ``sample`` draws examples uniformly with replacement and ``objective`` is
   the exact mean loss.
   """
+  sample, objective = _finite_sum_functions(loss, data)
+  return Landscape(name=name, init=init, loss=loss, sample=sample,
+                   objective=objective, constants=constants, data=data,
+                   predict=predict, output_loss=output_loss)
+
+
+def _finite_sum_functions(loss, data):
+  """Uniform sampling with replacement from ``data`` and the mean loss over
+  it, marked as derived from the data (see :attr:`Landscape.takes_data`)."""
   n = jax.tree.leaves(data)[0].shape[0]
 
   def sample(key, m):
@@ -81,6 +116,6 @@ def finite_sum(name: str, init: Callable[[jax.Array], PyTree],
   def objective(params):
     return jnp.mean(jax.vmap(loss, in_axes=(None, 0))(params, data))
 
-  return Landscape(name=name, init=init, loss=loss, sample=sample,
-                   objective=objective, constants=constants, data=data,
-                   predict=predict, output_loss=output_loss)
+  sample._derived_from_data = True
+  objective._derived_from_data = True
+  return sample, objective

@@ -97,28 +97,25 @@ def canary_absent(data: dict) -> dict:
 
 
 def with_label_noise(landscape: Landscape, std: float) -> Landscape:
-  r"""``landscape`` whose sampled examples carry fresh label noise.
+  r"""``landscape`` whose training batches carry fresh label noise.
 
-  Every draw of ``sample`` returns examples with
-  :math:`y + \sigma\,\zeta`, :math:`\zeta \sim N(0, 1)` independent per draw
-  (label-noise SGD, Blanc et al. 2020; Damian et al. 2021; Li, Wang & Arora
-  2022), while ``objective`` and ``data`` keep the clean labels: the training
-  loss measured is the clean one. Needs data with a ``"y"`` entry; use it with
-  ``sampling="replacement"`` (the run loop's other samplings read ``data``
-  directly).
+  Every batch the run loop draws (any sampling, full batches included) gets
+  :math:`y + \sigma\,\zeta`, :math:`\zeta \sim N(0, 1)` independent per
+  step (label-noise SGD, Blanc et al. 2020; Damian et al. 2021; Li, Wang &
+  Arora 2022), through the landscape's ``perturb_batch`` hook, while
+  ``sample``, ``objective`` and ``data`` keep the clean labels: the training
+  loss measured is the clean one. Needs data with a ``"y"`` entry.
   """
   sigma = v.check_nonnegative("std", std)
   if landscape.data is None or "y" not in landscape.data:
     raise ValueError("with_label_noise needs a finite-sum landscape whose data "
                      "has labels 'y'")
-  clean_sample = landscape.sample
 
-  def sample(key, m):
-    k_data, k_noise = jax.random.split(key)
-    batch = clean_sample(k_data, m)
-    noise = sigma * jax.random.normal(k_noise, batch["y"].shape)
+  def perturb_batch(key, batch):
+    noise = sigma * jax.random.normal(key, batch["y"].shape)
     return {**batch, "y": batch["y"] + noise}
 
   return dataclasses.replace(
-      landscape, name=f"{landscape.name}+label_noise({sigma:g})", sample=sample,
+      landscape, name=f"{landscape.name}+label_noise({sigma:g})",
+      perturb_batch=perturb_batch,
       constants={**landscape.constants, "label_noise_std": sigma})

@@ -30,59 +30,52 @@ import jax
 import numpy as np
 import sympy
 
-from boundlab import figures, theory
+from boundlab import figures
 from boundlab.algorithms.spherical_sgd import (online_step_size,
                                                tensor_pca_overlap_chain)
-from boundlab.paper_repro import _online_phase_diagram as phase
-from boundlab.theory import Relation
+from boundlab.claims import Bound, Paper
+from boundlab.experiments.phase_diagram import OnlineSGDChains, PhaseDiagram
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="benarous2021",
     title="Online stochastic gradient descent on non-convex losses from "
     "high-dimensional inference",
     authors="G. Ben Arous, R. Gheissari, A. Jagannath", arxiv="2003.10409",
     version="v4", venue="JMLR 22 (2021)")
 
-_CITATION = theory.Citation(
-    arxiv=PAPER.arxiv, version=PAPER.version,
-    where="Theorem 1.3 (sufficiency) and Theorem 1.4 (near-sharpness)",
-    verified=False,
-    note="Rates n ~ d^{k*-1} (k* >= 3), d log d (k* = 2), d (k* = 1) from "
-    "the abstract and the shared references [R]; the exact step-size "
-    "conditions are [U], ours is delta d^{-max(1,k*/2)} with delta = 0.5.")
-
-_TOLERANCE = ("A fitted exponent carries finite-d and polylog corrections; "
-              "0.25 is half the gap (0.5) between the competing exponents "
-              "k*-1 and k*/2 at k* = 3, so 'holds' and 'violated' still "
-              "separate them.")
-
+_STEP_SCALE = 0.5        # delta in eta = delta d^{-max(1, k/2)}
 _k = sympy.Symbol("k_star", positive=True, integer=True)
 
+BOUND = Bound(
+    name="sample-complexity exponent = max(1, k* - 1)",
+    expression=sympy.Max(1, _k - 1),
+    statement_latex=r"n_{1/2}(d) \asymp d^{\max(1, k^\star - 1)}",
+    constants=lambda config: {"k_star": config["information_exponent"]},
+    symbol_meanings={"k_star": "information exponent"},
+    citation=PAPER.cite(
+        "Theorem 1.3 (sufficiency) and Theorem 1.4 (near-sharpness)",
+        "Rates n ~ d^{k*-1} (k* >= 3), d log d (k* = 2), d (k* = 1) from the "
+        "abstract and the shared references [R]; the exact step-size "
+        "conditions are [U], ours is delta d^{-max(1,k*/2)} with delta = "
+        "0.5."))
 
-_STEP_SCALE = 0.5        # delta in eta = delta d^{-max(1, k/2)}
 
-
-def _claim(name, problem, k, quick_dims, full_dims, statement, measurement,
-           seeds=64, quick_seeds=64):
-  return theory.Claim(
-      id=f"benarous2021.{name}", paper=PAPER, statement=statement,
-      measurement=measurement,
-      bound=theory.Bound(
-          name="sample-complexity exponent = max(1, k* - 1)",
-          expression=sympy.Max(1, _k - 1),
-          statement_latex=r"n_{1/2}(d) \asymp d^{\max(1, k^\star - 1)}",
-          citation=_CITATION,
-          symbol_meanings={"k_star": "information exponent"}),
-      relation=Relation.APPROX, tolerance=0.25, tolerance_reason=_TOLERANCE,
-      config=phase.make_config(
-          problem=problem, information_exponent=k,
-          expected_exponent=max(1, k - 1), quick_dims=quick_dims,
-          full_dims=full_dims, step_scale=_STEP_SCALE,
-          step_power=max(1.0, k / 2),
+def _claim(name, problem, k, quick_dims, full_dims, statement, measurement):
+  family = PhaseDiagram(
+      experiment_id=f"benarous2021.{name}",
+      sampler=OnlineSGDChains(
+          problem, k, step_scale=_STEP_SCALE, step_power=max(1.0, k / 2),
           # at most 8 d^{k*-1} / (2 delta) steps: ~8x the median escape time
           budget=8.0 / (2 * _STEP_SCALE)),
-      measure=phase.measure, evaluate=phase.evaluate, plot=phase.plot,
-      seeds=seeds, quick_seeds=quick_seeds)
+      expected_exponent=max(1, k - 1), quick_dims=quick_dims,
+      full_dims=full_dims)
+  return family.claim(
+      id=f"benarous2021.{name}", paper=PAPER, statement=statement,
+      measurement=measurement, bound=BOUND, tolerance=0.25,
+      tolerance_reason="A fitted exponent carries finite-d and polylog "
+      "corrections; 0.25 is half the gap (0.5) between the competing "
+      "exponents k*-1 and k*/2 at k* = 3, so 'holds' and 'violated' still "
+      "separate them.")
 
 
 TENSOR_PCA_K3 = _claim(
@@ -119,7 +112,7 @@ CLAIMS = (TENSOR_PCA_K3, TENSOR_PCA_K4, SINGLE_INDEX_HE3, SINGLE_INDEX_RELU)
 
 
 def example_figures(out_dir, quick: bool = True):
-  """Escape of the overlap from the equator: 16 chains at one d, k = 3."""
+  """Escape of the overlap from the equator: 256 chains at one d, k = 3."""
   d = 64 if quick else 512
   eta = online_step_size(d, 3, _STEP_SCALE)
   tau, _ = tensor_pca_overlap_chain(
@@ -128,8 +121,8 @@ def example_figures(out_dir, quick: bool = True):
   tau = np.sort(np.asarray(tau)[np.asarray(tau) > 0]) / d**2
   fig, axes = figures.new_figure()
   ax = axes[0, 0]
-  ax.plot(tau, np.arange(1, len(tau) + 1) / 256, color=figures.PALETTE[
-      "measured"])
+  ax.plot(tau, np.arange(1, len(tau) + 1) / 256,
+          color=figures.PALETTE["measured"])
   ax.set_xscale("log")
   ax.set_xlabel(r"first passage of $m \geq 0.5$, in units of $d^2$")
   ax.set_ylabel("fraction of chains")

@@ -20,10 +20,12 @@ classes (:func:`boundlab.landscapes.mlp_classifier`, Bayes error well above
 noise multiplier for both R in {0.1, 20}, calibrated to
 :math:`(2, 10^{-5})` (so both have the same epsilon), learning rate
 :math:`\eta_0/R` with :math:`\eta_0` tuned per R for test accuracy on half of
-the seeds. Measured on the other half: :math:`\log_{10}` ECE(R = 20) /
-ECE(R = 0.1) on a held-out test set, mean over seeds; the claim says below 0.
-Its premise, similar accuracy, is checked: when the accuracy gap's interval
-reaches beyond 0.02 the verdict is inconclusive.
+the seeds (a :class:`~boundlab.experiments.tuned_comparison.TunedComparison`;
+a diverged run scores accuracy 0). Measured on the other half:
+:math:`\log_{10}` ECE(R = 20) / ECE(R = 0.1) on a held-out test set, mean
+over seeds; the claim says below 0. Its premise, similar accuracy, is
+checked: when the accuracy gap's interval reaches beyond 0.02 the verdict is
+inconclusive.
 """
 
 from __future__ import annotations
@@ -32,19 +34,21 @@ import functools
 
 import jax
 import numpy as np
-import sympy
 
-from boundlab import algorithms, figures, landscapes, theory
-from boundlab.landscapes._landscape import finite_sum
-from boundlab.theory import Relation
+from boundlab import algorithms, landscapes, theory
+from boundlab.claims import Bound, Claim, Experiment, Paper, Relation
+from boundlab.experiments.tuned_comparison import TunedComparison
 from boundlab.theory import privacy_accounting as accounting
 from boundlab.theory.calibration import expected_calibration_error
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="bu2021",
     title="On the Convergence and Calibration of Deep Learning with "
     "Differential Privacy", authors="Z. Bu, H. Wang, Z. Dai, Q. Long",
     arxiv="2106.07830", version="v6", venue="TMLR 2023")
+
+SMALL, LARGE = "R=0.1", "R=20"      # record keys: f"R={clip norm:g}"
+FIELDS = ("accuracy", "ece", "mean_confidence")
 
 
 def _config(quick: bool) -> dict:
@@ -58,142 +62,90 @@ def _config(quick: bool) -> dict:
           "similar_accuracy": 0.02}
 
 
-def _noise_multiplier(config) -> float:
-  """One z for both clip norms, calibrated to (epsilon, delta) by PLD."""
-  return _calibrated(config["target_epsilon"], config["delta"],
-                     config["steps"], config["sampling_rate"])
-
-
 @functools.lru_cache(maxsize=None)
-def _calibrated(epsilon, delta, steps, rate) -> float:
-  # PLD calibration over thousands of steps takes seconds; measure, evaluate
-  # and plot all need it.
+def _noise_multiplier(epsilon, delta, steps, rate) -> float:
+  """One z for both clip norms at (epsilon, delta) by PLD; cached, as the
+  calibration over thousands of steps takes seconds and both the measure and
+  the notes need it."""
   return accounting.calibrate_noise_multiplier(
       epsilon, delta,
       lambda s: accounting.dp_sgd_event(s, steps, sampling_rate=rate))
 
 
-def _problem(config):
-  """Train landscape on the first N points; held-out test points."""
-  full = landscapes.mlp_classifier(config["num_train"] + config["num_test"],
-                                   config["dim"], config["width"],
-                                   config["num_classes"], seed=0)
-  n = config["num_train"]
-  train = jax.tree.map(lambda a: a[:n], full.data)
-  test = jax.tree.map(lambda a: a[n:], full.data)
-  land = finite_sum(name=f"{full.name}[train {n}]", init=full.init,
-                    loss=full.loss, data=train, constants=full.constants,
-                    predict=full.predict)
-  return land, test
+def _z(config) -> float:
+  return _noise_multiplier(config["target_epsilon"], config["delta"],
+                           config["steps"], config["sampling_rate"])
 
 
 def _measure(config, seeds):
-  land, test = _problem(config)
-  q = config["sampling_rate"]
-  grid = [(c, lr0) for c in config["clip_norms"]
-          for lr0 in config["base_learning_rates"]]
-  z = _noise_multiplier(config)
-  make = lambda key, c, lr0: algorithms.dp_sgd_gc(
-      lr0 / c, c, z, key, sampling_rate=q)
+  """Test accuracy, ECE and mean confidence of every (R, lr0) run."""
+  n, q = config["num_train"], config["sampling_rate"]
+  full = landscapes.mlp_classifier(n + config["num_test"], config["dim"],
+                                   config["width"], config["num_classes"],
+                                   seed=0)
+  land = full.with_data(jax.tree.map(lambda a: a[:n], full.data))
+  test = jax.tree.map(lambda a: a[n:], full.data)
+  clips, lrs = config["clip_norms"], config["base_learning_rates"]
   result = algorithms.run(
-      land, make, list(seeds), steps=config["steps"],
-      record_every=config["steps"], sampling="poisson",
-      batch_size=int(round(q * config["num_train"])),
-      hyperparams={"c": [c for c, _ in grid], "lr0": [l for _, l in grid]})
-  probs = jax.vmap(jax.vmap(lambda p: jax.nn.softmax(jax.vmap(
-      land.predict, in_axes=(None, 0))(p, test["x"]))))(result.final_params)
-  probs = np.asarray(probs)
+      land, lambda key, c, lr0: algorithms.dp_sgd_gc(
+          lr0 / c, c, _z(config), key, sampling_rate=q),
+      list(seeds), steps=config["steps"], record_every=config["steps"],
+      sampling="poisson", batch_size=int(round(q * n)),
+      hyperparams={"c": np.repeat(clips, len(lrs)),
+                   "lr0": np.tile(lrs, len(clips))})
+  probs = np.asarray(jax.vmap(jax.vmap(lambda p: jax.nn.softmax(jax.vmap(
+      land.predict, in_axes=(None, 0))(p, test["x"]))))(result.final_params))
   labels = np.asarray(test["label"])
-  out = []
-  for i in range(len(seeds)):
-    cells = []
-    for j, (c, lr0) in enumerate(grid):
-      p = probs[j, i]
-      finite = bool(np.all(np.isfinite(p)))
-      cells.append({
-          "clip_norm": c, "lr0": lr0,
-          "accuracy": float((p.argmax(1) == labels).mean()) if finite else 0.0,
-          "ece": (expected_calibration_error(p, labels, config["num_bins"])
-                  if finite else float("nan")),
-          "mean_confidence": float(p.max(1).mean()) if finite else 1.0})
-    out.append({"cells": cells, "diverged_at": algorithms.first_divergence(
-        result.diverged_at[:, i])})
-  return out
+
+  def scores(p):
+    # A diverged run has no predictions: accuracy 0, so it never wins.
+    if not np.all(np.isfinite(p)):
+      return 0.0, float("nan"), 1.0
+    return ((p.argmax(1) == labels).mean(), expected_calibration_error(
+        p, labels, config["num_bins"]), p.max(1).mean())
+
+  shape = (len(clips), len(lrs), len(seeds))
+  table = np.array([[scores(p) for p in row] for row in probs]).reshape(
+      shape + (len(FIELDS),))
+  diverged = result.diverged_at.reshape(shape)
+  return [{f"R={c:g}": dict(zip(FIELDS, table[k, :, i].T),
+                            grid_diverged_at=diverged[k, :, i])
+           for k, c in enumerate(clips)} for i in range(len(seeds))]
 
 
-def _best_per_clip_norm(config, records):
-  """{R: (lr0, accuracies, ECEs, mean confidences)} on the evaluation seeds,
-  at the lr0 with the best median accuracy on the selection seeds (diverged
-  runs count as accuracy 0)."""
-  selection, evaluation = theory.selection_split(records)
-  cell = lambda r, c, lr0: next(x for x in r["cells"] if x["clip_norm"] == c
-                                and x["lr0"] == lr0)
-  best = {}
-  for c in config["clip_norms"]:
-    lr0 = max(config["base_learning_rates"], key=lambda l: np.median(
-        [cell(r, c, l)["accuracy"] for r in selection]))
-    rows = [cell(r, c, lr0) for r in evaluation]
-    best[c] = (lr0, np.array([x["accuracy"] for x in rows]),
-               np.array([x["ece"] for x in rows]),
-               np.array([x["mean_confidence"] for x in rows]))
-  return best
+COMPARISON = TunedComparison(methods=(SMALL, LARGE),
+                             grid="base_learning_rates", score="accuracy",
+                             higher_is_better=True)
 
 
-def _evaluate(config, records, alpha):
-  best = _best_per_clip_norm(config, records)
-  small, large = min(config["clip_norms"]), max(config["clip_norms"])
-  log_ratio = np.log10(best[large][2] / best[small][2])
-  gap = best[large][1] - best[small][1]
-  if not np.all(np.isfinite(log_ratio)):
-    return theory.Evaluation(
-        measured=float("nan"), ci=(float("nan"), float("nan")), bound=0.0,
-        notes="a selected run diverged (no test predictions): no verdict.")
-  mean, ci = theory.mean_ci(log_ratio, alpha)
-  gap_mean, gap_ci = theory.mean_ci(gap, alpha)
-  premise = max(abs(gap_ci[0]), abs(gap_ci[1])) <= config["similar_accuracy"]
-  desc = "; ".join(
-      f"R={c:g}: lr0 {b[0]:g}, test accuracy {np.mean(b[1]):.3f} "
-      f"(+-{np.std(b[1]):.3f}), ECE {np.mean(b[2]):.3f}, mean confidence "
-      f"{np.mean(b[3]):.3f}" for c, b in best.items())
-  gap_text = (f"the accuracy gap (R={large:g} minus R={small:g}) is "
-              f"{gap_mean:+.3f} [{gap_ci[0]:+.3f}, {gap_ci[1]:+.3f}]")
-  premise_text = (f"Premise met: {gap_text}, within "
-                  f"+-{config['similar_accuracy']}." if premise else "")
-  return theory.Evaluation(
-      inconclusive_reason="" if premise else (
-          f"Premise NOT met: {gap_text}, not within "
-          f"+-{config['similar_accuracy']}, so the comparison is not at "
-          "similar accuracy and no verdict is given."),
-      measured=mean, ci=ci, bound=0.0,
-      notes=f"log10 ECE(R={large:g}) / ECE(R={small:g}) on "
-      f"{config['num_test']} held-out points ({config['num_bins']} bins), "
-      f"paired by seed, Student-t over {len(log_ratio)} evaluation seeds; "
-      f"each R at the lr0 (lr = lr0/R) with the best median test accuracy "
-      f"on {len(records) - len(log_ratio)} other seeds. {premise_text} "
-      f"Same z = "
-      f"{_noise_multiplier(config):.3f}, q = {config['sampling_rate']}, T = "
-      f"{config['steps']}: (epsilon, delta) = ({config['target_epsilon']:g}, "
-      f"{config['delta']:g}) by the PLD accountant for both. {desc}.")
+def _similar_accuracy(config, records, alpha):
+  """The premise: the tuned accuracies' gap within +-similar_accuracy."""
+  gap = (COMPARISON.tuned(records, LARGE).values
+         - COMPARISON.tuned(records, SMALL).values)[:, 0]
+  mean, (lo, hi) = theory.mean_ci(gap, alpha)
+  text = (f"the accuracy gap ({LARGE} minus {SMALL}) is {mean:+.3f} "
+          f"[{lo:+.3f}, {hi:+.3f}]")
+  bound = config["similar_accuracy"]
+  if max(abs(lo), abs(hi)) <= bound:
+    return "", f"Premise met: {text}, within +-{bound}."
+  return (f"Premise NOT met: {text}, not within +-{bound}, so the comparison "
+          "is not at similar accuracy and no verdict is given."), ""
 
 
-def _plot(config, records, evaluation):
-  best = _best_per_clip_norm(config, records)
-  fig, axes = figures.new_figure(ncols=2)
-  palette = list(figures.PALETTE.values())
-  for k, (c, (lr0, acc, ece, conf)) in enumerate(best.items()):
-    axes[0, 0].scatter(acc, ece, color=palette[k], label=f"R = {c:g}")
-    axes[0, 1].scatter(acc, conf, color=palette[k], label=f"R = {c:g}")
-  axes[0, 1].plot([0.3, 1], [0.3, 1], "k--", linewidth=1)
-  axes[0, 0].set_xlabel("test accuracy")
-  axes[0, 0].set_ylabel("ECE (15 bins)")
-  axes[0, 1].set_xlabel("test accuracy")
-  axes[0, 1].set_ylabel("mean confidence")
-  axes[0, 0].legend(fontsize=7)
-  axes[0, 0].set_title("one point per seed")
-  return fig
+def _notes(config, records) -> str:
+  tuned = lambda m: [COMPARISON.tuned(records, m, f).values for f in FIELDS]
+  return (f"ECE on {config['num_test']} held-out points "
+          f"({config['num_bins']} bins), paired by seed; lr = lr0/R. Same z "
+          f"= {_z(config):.3f}, q = {config['sampling_rate']}, T = "
+          f"{config['steps']}: (epsilon, delta) = ({config['target_epsilon']:g}"
+          f", {config['delta']:g}) by the PLD accountant for both. At the "
+          "chosen lr0, evaluation seeds: " + "; ".join(
+              f"{m}: test accuracy {np.mean(a):.3f} (+-{np.std(a):.3f}), ECE "
+              f"{np.mean(e):.3f}, mean confidence {np.mean(c):.3f}"
+              for m in COMPARISON.methods for a, e, c in [tuned(m)]) + ".")
 
 
-LARGE_CLIP_BETTER_CALIBRATED = theory.Claim(
+LARGE_CLIP_BETTER_CALIBRATED = Claim(
     id="bu2021.large_clip_norm_better_calibrated", paper=PAPER,
     statement="At the same privacy and similar accuracy, DP-SGD with a large "
     "clip norm (R = 20) is better calibrated than with a small one (R = 0.1), "
@@ -202,18 +154,19 @@ LARGE_CLIP_BETTER_CALIBRATED = theory.Claim(
     "MLP on overlapping Gaussian classes, DP-SGD at equal (z, q, T), lr = "
     "lr0/R with lr0 tuned per R for accuracy on separate seeds; mean over "
     "seeds; no verdict unless the accuracies are within 0.02.",
-    bound=theory.Bound(
-        name="log10(ECE(large R) / ECE(small R)) <= 0",
-        expression=sympy.Integer(0),
+    bound=Bound(
+        name="log10(ECE(large R) / ECE(small R)) <= 0", expression=0,
         statement_latex=r"\mathrm{ECE}(R = 20) \le \mathrm{ECE}(R = 0.1)",
-        citation=theory.Citation(
-            arxiv=PAPER.arxiv, version=PAPER.version,
-            where="Abstract; Fig. 5, Fig. 8 (SNLI, R = 0.1 vs 20)",
-            verified=False,
-            note="Direction and the R values from the abstract and the "
-            "authors' figures [V]; the paper's own models (ViT, BERT) are not "
+        citation=PAPER.cite(
+            "Abstract; Fig. 5, Fig. 8 (SNLI, R = 0.1 vs 20)",
+            "Direction and the R values from the abstract and the authors' "
+            "figures [V]; the paper's own models (ViT, BERT) are not "
             "reproduced; the bin count is not confirmed.")),
-    relation=Relation.LE, config=_config, measure=_measure,
-    evaluate=_evaluate, plot=_plot, seeds=16, quick_seeds=8)
+    relation=Relation.LE,
+    experiment=Experiment("bu2021.large_clip_norm_better_calibrated", _config,
+                          _measure, seeds=16, quick_seeds=8),
+    evaluate=COMPARISON.evaluate_log_ratio(
+        LARGE, SMALL, field="ece", premise=_similar_accuracy, notes=_notes),
+    plot=COMPARISON.plot)
 
 CLAIMS = (LARGE_CLIP_BETTER_CALIBRATED,)

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import sympy
 
-from boundlab import theory
-from boundlab.paper_repro import _online_phase_diagram as phase
-from boundlab.theory import Relation
+from boundlab.claims import Bound, Paper
+from boundlab.experiments.phase_diagram import OnlineSGDChains, PhaseDiagram
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="damian2023",
     title="Smoothing the Landscape Boosts the Signal for SGD: Optimal Sample "
     "Complexity for Learning Single Index Models",
@@ -38,7 +37,12 @@ PAPER = theory.Paper(
 
 _k = sympy.Symbol("k_star", positive=True, integer=True)
 
-SMOOTHED_HE3 = theory.Claim(
+SMOOTHED_HE3 = PhaseDiagram(
+    experiment_id="damian2023.smoothed_sgd_he3_exponent",
+    sampler=OnlineSGDChains("he3", 3, step_scale=2.0, step_power=0.5,
+                            step_log=True, smoothing_power=0.25, budget=20.0),
+    expected_exponent=1.5, quick_dims=(16, 32, 64, 128),
+    full_dims=tuple(2**j for j in range(6, 13))).claim(
     id="damian2023.smoothed_sgd_he3_exponent", paper=PAPER,
     statement="Online SGD on the smoothed loss (lambda = d^(1/4)) learns a "
     "single-index model with information exponent 3 from n ~ d^(3/2) "
@@ -46,31 +50,20 @@ SMOOTHED_HE3 = theory.Claim(
     measurement="Fitted exponent of the 50% sample size (weak recovery m >= "
     "0.5) of smoothed spherical online SGD on He_3/sqrt6, eta = 2 "
     "d^-1/2 / log d, over d (quick: 16-128; full: 64-4096).",
-    bound=theory.Bound(
-        name="sample-complexity exponent = k*/2",
-        expression=_k / 2,
-        statement_latex=r"n_{1/2}(d) \asymp d^{k^\star/2}\ "
-        r"(\text{polylog})",
-        citation=theory.Citation(
-            arxiv=PAPER.arxiv, version=PAPER.version,
-            where="Theorem 1 (number and polylog factors recalled)",
-            verified=False,
-            note="Rate d^{k*/2} from the abstract [V]; lambda = d^{1/4} and "
-            "the step-size order recalled [R]; the log in our step size is "
-            "ours."),
-        symbol_meanings={"k_star": "information exponent"}),
-    relation=Relation.APPROX, tolerance=0.25,
+    bound=Bound(
+        name="sample-complexity exponent = k*/2", expression=_k / 2,
+        statement_latex=r"n_{1/2}(d) \asymp d^{k^\star/2}\ (\text{polylog})",
+        constants=lambda config: {"k_star": config["information_exponent"]},
+        symbol_meanings={"k_star": "information exponent"},
+        citation=PAPER.cite(
+            "Theorem 1 (number and polylog factors recalled)",
+            "Rate d^{k*/2} from the abstract [V]; lambda = d^{1/4} and the "
+            "step-size order recalled [R]; the log in our step size is "
+            "ours.")),
+    tolerance=0.25,
     tolerance_reason="Polylog factors (our step size carries 1/log d, so "
     "the escape time carries log d: +1/log d ~ 0.1-0.25 on local slopes at "
     "these d) and finite-d effects; 0.25 is half the gap to the unsmoothed "
-    "exponent 2.",
-    config=phase.make_config(
-        problem="he3", information_exponent=3, expected_exponent=1.5,
-        quick_dims=(16, 32, 64, 128), full_dims=tuple(2**j for j in
-                                                      range(6, 13)),
-        step_scale=2.0, step_power=0.5, step_log=True, smoothing_power=0.25,
-        budget=20.0),
-    measure=phase.measure, evaluate=phase.evaluate, plot=phase.plot,
-    seeds=64, quick_seeds=64)
+    "exponent 2.")
 
 CLAIMS = (SMOOTHED_HE3,)

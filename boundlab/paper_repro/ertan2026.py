@@ -17,16 +17,18 @@ estimated kappa to the stated lower bound. The theorem number was not read:
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import numpy as np
-import sympy
 
 from boundlab import figures, theory
-from boundlab.theory import Relation
+from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
+                             Relation)
 from boundlab.theory.tradeoff import (noise_threshold, separation_lower_bound,
                                       shuffled_single_epoch_separation)
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="ertan2026",
     title="Fundamental Limitations of Favorable Privacy-Utility Guarantees "
     "for DP-SGD", authors="M. Ertan, M. van Dijk", arxiv="2601.10237",
@@ -39,60 +41,53 @@ def _config(quick: bool) -> dict:
 
 
 def _cells(config):
-  return [(m, f) for m in config["rounds"] for f in config["sigma_fractions"]]
+  return list(itertools.product(config["rounds"], config["sigma_fractions"]))
 
 
 def _measure(config, seeds):
-  records = []
-  for seed in seeds:
-    row = {}
-    for i, (m, fraction) in enumerate(_cells(config)):
-      estimate = shuffled_single_epoch_separation(
-          jax.random.fold_in(jax.random.key(seed), i), m,
-          fraction * noise_threshold(m), samples=config["samples"])
-      row[f"{m}:{fraction}"] = estimate.kappa
-    records.append(row)
-  return records
+  """kappa_hat per (M, sigma) cell, M-major, one Monte Carlo key per cell."""
+  return [{"kappa": [shuffled_single_epoch_separation(
+      jax.random.fold_in(jax.random.key(seed), i), m,
+      fraction * noise_threshold(m), samples=config["samples"]).kappa
+                     for i, (m, fraction) in enumerate(_cells(config))]}
+          for seed in seeds]
 
 
 def _evaluate(config, records, alpha):
   cells = _cells(config)
-  ratios = np.array([[r[f"{m}:{f}"] / separation_lower_bound(m)
-                      for m, f in cells] for r in records])
-  index, mean, ci = theory.extreme_mean_ci(ratios, alpha, which="min")
-  m, f = cells[index]
-  return theory.Evaluation(
-      measured=mean, ci=ci, bound=1.0,
+  bounds = np.array([separation_lower_bound(m) for m, _ in cells])
+  index, mean, ci = theory.extreme_mean_ci(records["kappa"] / bounds, alpha,
+                                           which="min")
+  kappa = records["kappa"].mean(0)
+  return Evaluation(
+      measured=mean, ci=ci,
+      tables={"kappa": kappa.reshape(len(config["rounds"]), -1),
+              "bounds": bounds[::len(config["sigma_fractions"])]},
       notes=f"kappa_hat / bound, mean over {len(records)} independent Monte "
       f"Carlo seeds ({config['samples']} draws per hypothesis each), "
       f"simultaneous t intervals over the {len(cells)} (M, sigma) cells; "
-      f"smallest at M = {m}, sigma = {f} x threshold. Per cell (kappa_hat, "
-      f"bound): " + ", ".join(
-          f"M={mm} s={ff}: {np.mean([r[f'{mm}:{ff}'] for r in records]):.3f}"
-          f" vs {separation_lower_bound(mm):.3f}" for mm, ff in cells) + ".")
+      f"smallest at M = {cells[index][0]}, sigma = {cells[index][1]} x "
+      "threshold. Per cell (kappa_hat, bound): " + ", ".join(
+          f"M={m} s={f}: {k:.3f} vs {b:.3f}"
+          for (m, f), k, b in zip(cells, kappa, bounds)) + ".")
 
 
 def _plot(config, records, evaluation):
   fig, axes = figures.new_figure()
-  ax = axes[0, 0]
-  palette = list(figures.PALETTE.values())
-  for i, m in enumerate(config["rounds"]):
-    kappas = [np.mean([r[f"{m}:{f}"] for r in records])
-              for f in config["sigma_fractions"]]
-    ax.plot(config["sigma_fractions"], kappas, "o-",
-            color=palette[i % len(palette)], label=f"M = {m}")
-    ax.axhline(separation_lower_bound(m), color=palette[i % len(palette)],
-               linestyle="--", linewidth=1)
-  ax.set_xlabel(r"$\sigma$ / $(2\ln M)^{-1/2}$")
-  ax.set_ylabel(r"separation $\hat\kappa$ (dashed: stated bound)")
-  ax.set_title("shuffled single-epoch DP-SGD")
+  ax, t = axes[0, 0], evaluation.tables
+  for m, kappa, bound, color in zip(config["rounds"], t["kappa"], t["bounds"],
+                                    figures.PALETTE.values()):
+    ax.plot(config["sigma_fractions"], kappa, "o-", color=color,
+            label=f"M = {m}")
+    ax.axhline(bound, color=color, linestyle="--", linewidth=1)
+  ax.set(xlabel=r"$\sigma$ / $(2\ln M)^{-1/2}$",
+         ylabel=r"separation $\hat\kappa$ (dashed: stated bound)",
+         title="shuffled single-epoch DP-SGD")
   ax.legend(fontsize=7)
   return fig
 
 
-_M = sympy.Symbol("M", positive=True)
-
-SEPARATION = theory.Claim(
+SEPARATION = Claim(
     id="ertan2026.separation_below_noise_threshold", paper=PAPER,
     statement="For shuffled single-epoch DP-SGD with sigma < 1/sqrt(2 ln M), "
     "the separation satisfies kappa >= (1/sqrt8)(1 - 1/sqrt(4 pi ln M)).",
@@ -100,22 +95,20 @@ SEPARATION = theory.Claim(
     "likelihood-ratio test, held-out threshold) over the stated bound, for "
     "M in {10, 100, 1000}, sigma in {0.5, 0.8, 0.95} x the threshold; "
     "smallest cell.",
-    bound=theory.Bound(
-        name="kappa / ((1/sqrt8)(1 - 1/sqrt(4 pi ln M))) >= 1",
-        expression=(1 - 1 / sympy.sqrt(4 * sympy.pi * sympy.log(_M)))
-        / sympy.sqrt(8),
+    bound=Bound(
+        name="kappa / ((1/sqrt8)(1 - 1/sqrt(4 pi ln M))) >= 1", expression=1,
         statement_latex=r"\sigma < \frac{1}{\sqrt{2\ln M}} \Rightarrow "
         r"\kappa \ge \frac{1}{\sqrt 8}\Big(1 - \frac{1}{\sqrt{4\pi\ln M}}"
         r"\Big)",
-        citation=theory.Citation(
-            arxiv=PAPER.arxiv, version=PAPER.version,
-            where="Abstract; main theorem (number unverified)",
-            verified=False,
-            note="Statement and constants from the abstract as recorded in "
-            "the shared references [V]; the worst-case instance is the "
-            "shared references' reconstruction [D]."),
+        citation=PAPER.cite(
+            "Abstract; main theorem (number unverified)",
+            "Statement and constants from the abstract as recorded in the "
+            "shared references [V]; the worst-case instance is the shared "
+            "references' reconstruction [D]."),
         symbol_meanings={"M": "updates in the epoch"}),
-    relation=Relation.GE, config=_config, measure=_measure,
-    evaluate=_evaluate, plot=_plot, seeds=8, quick_seeds=4)
+    relation=Relation.GE,
+    experiment=Experiment("ertan2026.separation_below_noise_threshold",
+                          _config, _measure, seeds=8, quick_seeds=4),
+    evaluate=_evaluate, plot=_plot)
 
 CLAIMS = (SEPARATION,)

@@ -29,36 +29,39 @@ and its exact perturbation term were not read: ``verified=False``.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import sympy
 
 from boundlab import algorithms, figures, landscapes, theory
-from boundlab.theory import Relation
+from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
+                             Relation)
 from boundlab.theory.implicit_bias import (effective_scale,
                                            hyperbolic_entropy_interpolator)
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="even2023",
     title="(S)GD over Diagonal Linear Networks: Implicit Regularisation, Large "
     "Stepsizes and Edge of Stability",
     authors="M. Even, S. Pesme, S. Gunasekar, N. Flammarion",
     arxiv="2302.08982", version="v1", venue="NeurIPS 2023")
 
-# A run counts as converged below this loss: beta is then ~1e-7 from the
-# interpolating set, far below the prediction errors (>= 3e-5) compared here.
-_CONVERGED_LOSS = 1e-16
 _METHODS = ("gd", "sgd")
+# Per run; NaN where undefined (a diverged run; alpha_inf after a sign flip).
+_FIELDS = ("identity_residual", "sign_flips", "l1", "recovery_error",
+           "scale_ratio", "error_init_scale", "error_effective_scale")
 
 
 def _config(quick: bool) -> dict:
   # alpha = 0.05 is small enough for the rich (sparse) regime and large
-  # enough that every run interpolates to 1e-16 within the step budget.
+  # enough that every run interpolates to 1e-16 within the step budget. A
+  # run counts as converged below converged_loss: beta is then ~1e-7 from
+  # the interpolating set, far below the prediction errors (>= 3e-5)
+  # compared here.
   return {"num_examples": 20, "dim": 60, "sparsity": 3, "init_scale": 0.05,
           "learning_rates": [0.02, 0.04, 0.08], "sgd_batch_size": 1,
-          "steps": 30_000 if quick else 60_000,
-          "converged_loss": _CONVERGED_LOSS}
+          "steps": 30_000 if quick else 60_000, "converged_loss": 1e-16}
 
 
 def _log_product_probe(learning_rate):
@@ -92,37 +95,44 @@ def _optimizer(key, learning_rate):
 
 
 def _measure(config, seeds):
+  alpha = config["init_scale"]
+  # Each seed is a fresh data set: one landscape family, the seed's data as
+  # its argument, one compiled program per method for every seed.
+  seeded = [landscapes.signed_square_diagonal_network(
+      config["num_examples"], config["dim"], config["sparsity"], alpha,
+      seed=seed) for seed in seeds]
+  family = seeded[0].with_data
+  data = jax.tree.map(lambda *a: jnp.stack(a), *[s.data for s in seeded])
+  results = {method: algorithms.run(
+      family, _optimizer, seeds, args=data, steps=config["steps"],
+      record_every=config["steps"],
+      batch_size=config["sgd_batch_size"] if method == "sgd" else None,
+      metrics=lambda p, s, args: {"log_abs_product": s[0][0],
+                                  "sign_flips": s[0][1],
+                                  "loss": family(args).objective(p)},
+      hyperparams={"learning_rate": config["learning_rates"]})
+      for method in _METHODS}
   records = []
-  for seed in seeds:   # each seed is a fresh data set, so runs are per seed
-    landscape = landscapes.signed_square_diagonal_network(
-        config["num_examples"], config["dim"], config["sparsity"],
-        config["init_scale"], seed=seed)
+  for i, landscape in enumerate(seeded):   # host side: the interpolators
     x, y = np.asarray(landscape.data["x"]), np.asarray(landscape.data["y"])
-    alpha = config["init_scale"]
     init_prediction = hyperbolic_entropy_interpolator(x, y, alpha)
     record = {"init_prediction_l1": float(np.abs(init_prediction).sum())}
-    for method in _METHODS:
-      result = algorithms.run(
-          landscape, _optimizer, [seed], steps=config["steps"],
-          record_every=config["steps"],
-          batch_size=config["sgd_batch_size"] if method == "sgd" else None,
-          metrics=lambda p, s: {"log_abs_product": s[0][0],
-                                "sign_flips": s[0][1],
-                                "loss": landscape.objective(p)},
-          hyperparams={"learning_rate": config["learning_rates"]})
-      rows = []
+    for method, result in results.items():
+      view = result.seed(i)
+      record[method] = []
       for j in range(len(config["learning_rates"])):
-        w_plus = np.asarray(result.final_params["w_plus"][j, 0])
-        w_minus = np.asarray(result.final_params["w_minus"][j, 0])
-        loss = float(result.metrics["loss"][j, 0, -1])
-        row = {"loss": loss, "diverged_at": int(result.diverged_at[j, 0])}
-        if row["diverged_at"] >= 0:
-          rows.append(row)
+        row = dict.fromkeys(_FIELDS, np.nan) | {
+            "loss": float(view.metrics["loss"][j, -1]),
+            "run_diverged_at": int(view.diverged_at[j])}
+        record[method].append(row)
+        if row["run_diverged_at"] >= 0:
           continue
+        w_plus = np.asarray(view.final_params["w_plus"][j])
+        w_minus = np.asarray(view.final_params["w_minus"][j])
         beta = w_plus**2 - w_minus**2
-        flips = result.metrics["sign_flips"][j, 0, -1]
+        flips = view.metrics["sign_flips"][j, -1]
         predicted = alpha**2 * (-1.0)**flips * np.exp(
-            result.metrics["log_abs_product"][j, 0, -1])
+            view.metrics["log_abs_product"][j, -1])
         row |= {"identity_residual": float(np.max(np.abs(
                     w_plus * w_minus / predicted - 1))),
                 "sign_flips": int(flips.sum()),
@@ -132,14 +142,11 @@ def _measure(config, seeds):
         if row["sign_flips"] == 0:
           # alpha_inf exists only while w+ w- stays positive.
           scale = effective_scale(w_plus, w_minus)
-          effective_prediction = hyperbolic_entropy_interpolator(x, y, scale)
           row |= {"scale_ratio": float(np.sum(scale**2)
                                        / (config["dim"] * alpha**2)),
                   "error_init_scale": _relative_error(beta, init_prediction),
                   "error_effective_scale": _relative_error(
-                      beta, effective_prediction)}
-        rows.append(row)
-      record[method] = rows
+                      beta, hyperbolic_entropy_interpolator(x, y, scale))}
     records.append(record)
   return records
 
@@ -148,91 +155,88 @@ def _relative_error(beta, reference) -> float:
   return float(np.linalg.norm(beta - reference) / np.linalg.norm(reference))
 
 
-def _table(records, method, key):
-  return np.array([[row.get(key, np.nan) if row["loss"] < _CONVERGED_LOSS
-                    else np.nan for row in r[method]] for r in records])
+def _limits(config, records) -> dict:
+  """{method: {field: (seeds, step sizes)}}, NaN where a run did not
+  converge (loss >= converged_loss) or the field is undefined."""
+  return {m: {k: np.where(records[m]["loss"] < config["converged_loss"],
+                          records[m][k], np.nan) for k in _FIELDS}
+          for m in _METHODS}
 
 
-def _count_flipped(records) -> int:
-  return sum(row.get("sign_flips", 0) > 0 for r in records for m in _METHODS
-             for row in r[m])
-
-
-def _convergence_notes(config, records) -> str:
-  parts = []
-  for method in _METHODS:
-    ok = np.isfinite(_table(records, method, "l1"))
-    parts.append(f"{method.upper()}: " + ", ".join(
-        f"eta={eta:g} {int(ok[:, j].sum())}/{len(records)}"
-        for j, eta in enumerate(config["learning_rates"])))
-  return f"Converged (loss < {_CONVERGED_LOSS:g}): " + "; ".join(parts) + "."
+def _notes(config, records, limits) -> str:
+  """Which runs converged, per method and step size."""
+  return f"Converged (loss < {config['converged_loss']:g}): " + "; ".join(
+      f"{m.upper()}: " + ", ".join(
+          f"eta={eta:g} {int(ok.sum())}/{len(records)}" for eta, ok in zip(
+              config["learning_rates"], np.isfinite(limits[m]["l1"]).T))
+      for m in _METHODS) + "."
 
 
 def _evaluate_identity(config, records, alpha):
   del alpha   # exact identity per run: the interval is the range
-  values = np.concatenate([_table(records, m, "identity_residual").ravel()
+  limits = _limits(config, records)
+  values = np.concatenate([limits[m]["identity_residual"].ravel()
                            for m in _METHODS])
   _, ci = theory.range_interval(values[np.isfinite(values)])
-  return theory.Evaluation(
-      measured=ci[1], ci=ci, bound=0.0,
+  flipped = sum(int(np.sum(records[m]["sign_flips"] > 0)) for m in _METHODS)
+  return Evaluation(
+      measured=ci[1], ci=ci, tables=limits,
       notes=f"max_i |(w+ w-)_T / (alpha^2 prod_t(1 - 4 eta^2 g_t^2)) - 1| "
       f"after {config['steps']} steps, range over {len(records)} data sets x "
       f"{len(config['learning_rates'])} step sizes x (GD, SGD B=1); "
-      f"{_count_flipped(records)} runs had a sign-flipping step (factor < 0, "
-      f"tracked). "
-      + _convergence_notes(config, records))
+      f"{flipped} runs had a sign-flipping step (factor < 0, tracked). "
+      + _notes(config, records, limits))
 
 
 def _evaluate_prediction(config, records, alpha):
   del alpha   # deterministic given the run: the interval is the range
-  ratios, lines = [], []
-  for method in _METHODS:
-    effective = _table(records, method, "error_effective_scale")
-    init = _table(records, method, "error_init_scale")
-    ratios.append((effective / init).ravel())
-    lines.append(f"{method.upper()}: " + ", ".join(
-        f"eta={eta:g} median error {np.nanmedian(effective[:, j]):.1e} "
-        f"(init scale {np.nanmedian(init[:, j]):.1e})"
-        for j, eta in enumerate(config["learning_rates"])))
-  values = np.concatenate(ratios)
+  limits = _limits(config, records)
+  values = np.concatenate([(limits[m]["error_effective_scale"]
+                            / limits[m]["error_init_scale"]).ravel()
+                           for m in _METHODS])
   _, ci = theory.range_interval(values[np.isfinite(values)])
-  return theory.Evaluation(
-      measured=ci[1], ci=ci, bound=1.0,
+  lines = "; ".join(f"{m.upper()}: " + ", ".join(
+      f"eta={eta:g} median error {np.nanmedian(effective):.1e} (init scale "
+      f"{np.nanmedian(init):.1e})" for eta, effective, init in zip(
+          config["learning_rates"], limits[m]["error_effective_scale"].T,
+          limits[m]["error_init_scale"].T)) for m in _METHODS)
+  return Evaluation(
+      measured=ci[1], ci=ci, tables=limits,
       notes="Ratio of relative l2 errors ||beta_T - argmin Q_s|| / ||argmin "
       "Q_s|| for s = measured alpha_inf over s = alpha, range over converged "
-      "runs. " + "; ".join(lines) + ". " + _convergence_notes(config, records))
+      f"runs. {lines}. " + _notes(config, records, limits))
 
 
 def _evaluate_sgd_over_gd(key, label):
   def evaluate(config, records, alpha):
-    ratio = _table(records, "sgd", key) / _table(records, "gd", key)
+    limits = _limits(config, records)
+    ratio = limits["sgd"][key] / limits["gd"][key]
     keep = np.all(np.isfinite(ratio), axis=1)
     if keep.sum() < 2:
-      return theory.Evaluation(float("nan"), (float("nan"),) * 2, 1.0,
-                               notes="Fewer than two data sets converged "
-                               "for both methods. "
-                               + _convergence_notes(config, records))
+      return Evaluation.undetermined(
+          "Fewer than two data sets converged for both methods.",
+          notes=_notes(config, records, limits), tables=limits)
     index, mean, ci = theory.extreme_mean_ci(ratio[keep], alpha, which="max")
-    per_eta = ", ".join(f"eta={eta:g}: {np.mean(ratio[keep, j]):.3f}"
-                        for j, eta in enumerate(config["learning_rates"]))
-    recovery = _table(records, "sgd", "recovery_error") / _table(
-        records, "gd", "recovery_error")
-    return theory.Evaluation(
-        measured=mean, ci=ci, bound=1.0,
+    etas = config["learning_rates"]
+    recovery = (limits["sgd"]["recovery_error"]
+                / limits["gd"]["recovery_error"])
+    return Evaluation(
+        measured=mean, ci=ci, tables=limits,
         notes=f"{label} of SGD (B=1) over GD at equal eta, mean over "
         f"{int(keep.sum())} data sets (a data set where a run's w+ w- "
         f"changed sign has no alpha_inf and is left out); largest at eta="
-        f"{config['learning_rates'][index]:g}, simultaneous t intervals "
-        f"(Bonferroni over step sizes). Per eta: {per_eta}. Recovery error "
-        f"||beta - beta*|| ratio SGD/GD per eta: "
-        + ", ".join(f"{np.nanmean(recovery[:, j]):.3f}"
-                    for j in range(len(config["learning_rates"]))) + ". "
-        + _convergence_notes(config, records))
+        f"{etas[index]:g}, simultaneous t intervals (Bonferroni over step "
+        "sizes). Per eta: " + ", ".join(
+            f"eta={eta:g}: {np.mean(r):.3f}"
+            for eta, r in zip(etas, ratio[keep].T))
+        + ". Recovery error ||beta - beta*|| ratio SGD/GD per eta: "
+        + ", ".join(f"{np.nanmean(r):.3f}" for r in recovery.T) + ". "
+        + _notes(config, records, limits))
   return evaluate
 
 
 def _plot(config, records, evaluation):
-  etas = np.asarray(config["learning_rates"])
+  etas, limits = np.asarray(config["learning_rates"]), evaluation.tables
   fig, axes = figures.new_figure(ncols=2, width=7.0)
   ax = axes[0, 0]
   for method, color, marker in (("gd", figures.PALETTE["alternative"], "s"),
@@ -240,53 +244,48 @@ def _plot(config, records, evaluation):
     for key, style, name in (("error_init_scale", ":", r"$Q_\alpha$"),
                              ("error_effective_scale", "-",
                               r"$Q_{\alpha_\infty}$")):
-      values = _table(records, method, key)
-      ax.plot(etas, np.nanmedian(values, axis=0), style, marker=marker,
-              color=color, label=f"{method.upper()} vs argmin {name}")
-  ax.set_xscale("log")
-  ax.set_yscale("log")
-  ax.set_xlabel(r"step size $\eta$")
-  ax.set_ylabel("relative error of the prediction")
-  ax.set_title("limit vs hyperbolic-entropy minimiser")
+      ax.plot(etas, np.nanmedian(limits[method][key], axis=0), style,
+              marker=marker, color=color,
+              label=f"{method.upper()} vs argmin {name}")
+  ax.set(xscale="log", yscale="log", xlabel=r"step size $\eta$",
+         ylabel="relative error of the prediction",
+         title="limit vs hyperbolic-entropy minimiser")
   ax.legend(fontsize=6)
   ax = axes[0, 1]
   for j, eta in enumerate(etas):
-    ax.scatter(_table(records, "gd", "scale_ratio")[:, j],
-               _table(records, "sgd", "scale_ratio")[:, j], s=14,
+    ax.scatter(limits["gd"]["scale_ratio"][:, j],
+               limits["sgd"]["scale_ratio"][:, j], s=14,
                label=rf"$\eta$ = {eta:g}")
   lims = [min(ax.get_xlim()[0], ax.get_ylim()[0]), 1.0]
   ax.plot(lims, lims, "--", color=figures.PALETTE["bound"], label="equal")
-  ax.set_xlabel(r"GD: mean $\alpha_\infty^2 / \alpha^2$")
-  ax.set_ylabel(r"SGD: mean $\alpha_\infty^2 / \alpha^2$")
-  ax.set_title("effective scale: SGD below GD")
+  ax.set(xlabel=r"GD: mean $\alpha_\infty^2 / \alpha^2$",
+         ylabel=r"SGD: mean $\alpha_\infty^2 / \alpha^2$",
+         title="effective scale: SGD below GD")
   ax.legend(fontsize=7)
   return fig
 
 
-_CITATION = theory.Citation(
-    arxiv=PAPER.arxiv, version=PAPER.version,
-    where="Main theorem on the (S)GD limit (number unverified)",
-    verified=False,
-    note="Abstract read [V]; the per-step identity and the effective-scale "
+_CITATION = PAPER.cite(
+    "Main theorem on the (S)GD limit (number unverified)",
+    "Abstract read [V]; the per-step identity and the effective-scale "
     "characterisation derived in this module's docstring [D]; the shared "
     "references recall the theorem as argmin of a hyperbolic entropy at "
     "scale alpha_inf up to a small perturbation [R].")
 
-_EXPERIMENT = "even2023.diagonal_net_limits"
+_RUNS = Experiment("even2023.diagonal_net_limits", _config, _measure,
+                   seeds=16, quick_seeds=6)
 
 
 def _claim(name, statement, measurement, bound_name, latex, relation,
            evaluate, tolerance=0.0, tolerance_reason="", expression=1):
-  return theory.Claim(
+  return Claim(
       id=f"even2023.{name}", paper=PAPER, statement=statement,
       measurement=measurement,
-      bound=theory.Bound(name=bound_name,
-                         expression=sympy.Integer(expression),
-                         statement_latex=latex, citation=_CITATION),
+      bound=Bound(name=bound_name, expression=expression,
+                  statement_latex=latex, citation=_CITATION),
       relation=relation, tolerance=tolerance,
-      tolerance_reason=tolerance_reason, config=_config, measure=_measure,
-      evaluate=evaluate, plot=_plot, seeds=16, quick_seeds=6,
-      experiment=_EXPERIMENT)
+      tolerance_reason=tolerance_reason, experiment=_RUNS,
+      evaluate=evaluate, plot=_plot)
 
 
 PRODUCT_IDENTITY = _claim(
@@ -359,9 +358,8 @@ def example_figures(out_dir, quick: bool = True):
   figures.horizontal_reference(ax, float(np.abs(min_l2).sum()),
                                label=r"min-$\ell_2$ interpolator",
                                color=figures.PALETTE["alternative"])
-  ax.set_xlabel(r"initial scale $\alpha$")
-  ax.set_ylabel(r"$\ell_1$ norm")
-  ax.set_title("rich (small alpha) to kernel (large alpha) regime")
+  ax.set(xlabel=r"initial scale $\alpha$", ylabel=r"$\ell_1$ norm",
+         title="rich (small alpha) to kernel (large alpha) regime")
   ax.legend(fontsize=7)
   return [figures.save_figure(
       fig, out_dir / "even2023_scale_transition.png",

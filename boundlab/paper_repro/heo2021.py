@@ -1,4 +1,4 @@
-r"""Heo et al. (ICLR 2021): momentum inflates scale-invariant weights; SGDP stops it.
+r"""Heo et al. (ICLR 2021): momentum grows scale-invariant norms; SGDP stops it.
 
 AdamP: Slowing Down the Slowdown for Momentum Optimizers on Scale-invariant
 Weights, arXiv 2006.08217. For scale-invariant f, :math:`w \perp \nabla f(w)`
@@ -26,16 +26,19 @@ import dataclasses
 
 import numpy as np
 import optax
-import sympy
 
 from boundlab import algorithms, figures, landscapes, theory
-from boundlab.theory import Relation
+from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
+                             Relation)
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="heo2021",
     title="AdamP: Slowing Down the Slowdown for Momentum Optimizers on "
     "Scale-invariant Weights", authors="B. Heo et al.", arxiv="2006.08217",
     version="v1", venue="ICLR 2021")
+
+_METHODS = ("momentum", "sgdp", "gd")
+_NORM_EVERY = 10     # steps between the recorded ||w_t||^2 of the figure
 
 
 def _config(quick: bool) -> dict:
@@ -47,31 +50,26 @@ def _measure(config, seeds):
   landscape = landscapes.scale_invariant_regression(config["num_examples"],
                                                     config["dim"])
   eta, beta = config["learning_rate"], config["momentum"]
-  runs = {}
-  for name, opt in (
-      ("momentum", optax.sgd(eta, momentum=beta)),
-      ("sgdp", algorithms.sgdp(eta, beta)),
-      ("gd", optax.sgd(eta))):
-    # chain(mean_aggregate, opt): the momentum buffer is the TraceState
-    # inside opt's state.
-    metrics = (lambda w, s: {"w": w, "p": s[1][0].trace}) if name != "gd" \
-        else (lambda w, s: {"w": w})
-    runs[name] = algorithms.run(
-        landscape, algorithms.with_mean_gradient(opt), seeds,
-        steps=config["steps"], record_every=1, metrics=metrics)
-  records = []
-  for i in range(len(seeds)):
-    w_m, p_m = runs["momentum"].metrics["w"][i], runs["momentum"].metrics["p"][i]
-    w_s, p_s = runs["sgdp"].metrics["w"][i], runs["sgdp"].metrics["p"][i]
-    records.append({
-        "momentum_residual": _momentum_identity_residual(w_m, p_m, eta, beta),
-        "sgdp_residual": _projected_identity_residual(w_s, p_s, eta),
-        "norm2_momentum": (w_m**2).sum(1)[::10].tolist(),
-        "norm2_sgdp": (w_s**2).sum(1)[::10].tolist(),
-        "norm2_gd": (runs["gd"].metrics["w"][i]**2).sum(1)[::10].tolist(),
-        "diverged_at": int(algorithms.first_divergence(
-            [r.diverged_at[i] for r in runs.values()]))})
-  return records
+  # chain(mean_aggregate, opt): the momentum buffer is the TraceState inside
+  # opt's state.
+  with_buffer = lambda w, s: {"w": w, "p": s[1][0].trace}
+  momentum, sgdp, gd = (
+      algorithms.run(landscape, algorithms.with_mean_gradient(opt), seeds,
+                     steps=config["steps"], record_every=1,
+                     metrics=metrics).seeds()
+      for opt, metrics in ((optax.sgd(eta, momentum=beta), with_buffer),
+                           (algorithms.sgdp(eta, beta), with_buffer),
+                           (optax.sgd(eta), lambda w, s: {"w": w})))
+  return [{
+      "momentum_residual": _momentum_identity_residual(
+          mom.metrics["w"], mom.metrics["p"], eta, beta),
+      "sgdp_residual": _projected_identity_residual(
+          proj.metrics["w"], proj.metrics["p"], eta),
+      **{f"norm2_{name}": (run.metrics["w"]**2).sum(1)[::_NORM_EVERY]
+         for name, run in zip(_METHODS, (mom, proj, plain))},
+      "diverged_at": algorithms.first_divergence(
+          [mom.diverged_at, proj.diverged_at, plain.diverged_at])}
+          for mom, proj, plain in zip(momentum, sgdp, gd)]
 
 
 def _momentum_identity_residual(w, p, eta, beta) -> float:
@@ -89,7 +87,7 @@ def _momentum_identity_residual(w, p, eta, beta) -> float:
 
 
 def _projected_identity_residual(w, p, eta) -> float:
-  """max_t relative residual of ||w_{t+1}||^2 = ||w_t||^2 + eta^2 ||Pi p_t||^2."""
+  """max_t relative residual of |w_{t+1}|^2 = |w_t|^2 + eta^2 |Pi p_t|^2."""
   norm2 = (w**2).sum(1)
   w_hat = w[:-1] / np.sqrt(norm2[:-1])[:, None]
   tangential = p[1:] - (w_hat * p[1:]).sum(1, keepdims=True) * w_hat
@@ -97,52 +95,50 @@ def _projected_identity_residual(w, p, eta) -> float:
   return float(np.max(np.abs(norm2[1:] - rhs) / norm2[1:]))
 
 
-def _evaluate(key):
+def _evaluate(field):
   def evaluate(config, records, alpha):
     del alpha  # exact identities per run: the interval is the range
-    values = [r[key] for r in records]
-    _, ci = theory.range_interval(values)
-    final = {name: np.mean([r[f"norm2_{name}"][-1] / r[f"norm2_{name}"][0]
-                            for r in records])
-             for name in ("momentum", "sgdp", "gd")}
-    return theory.Evaluation(
-        measured=ci[1], ci=ci, bound=0.0,
+    _, ci = theory.range_interval(records[field])
+    growth = {name: (records[f"norm2_{name}"][:, -1] /
+                     records[f"norm2_{name}"][:, 0]).mean()
+              for name in _METHODS}
+    return Evaluation(
+        measured=ci[1], ci=ci,
         notes=f"Max over {config['steps']} steps of the relative residual, "
         f"range over {len(records)} runs. ||w_T||^2 / ||w_0||^2: momentum "
-        f"{final['momentum']:.3f}, SGDP {final['sgdp']:.3f}, GD "
-        f"{final['gd']:.3f}; the effective step eta/||w||^2 of momentum SGD "
-        f"ends {final['momentum'] / final['sgdp']:.2f}x smaller than SGDP's.")
+        f"{growth['momentum']:.3f}, SGDP {growth['sgdp']:.3f}, GD "
+        f"{growth['gd']:.3f}; the effective step eta/||w||^2 of momentum SGD "
+        f"ends {growth['momentum'] / growth['sgdp']:.2f}x smaller than "
+        "SGDP's.")
   return evaluate
 
 
 def _plot(config, records, evaluation):
   fig, axes = figures.new_figure()
   ax = axes[0, 0]
-  steps = np.arange(len(records[0]["norm2_gd"])) * 10
-  for name, color in (("momentum", figures.PALETTE["alternative"]),
-                      ("sgdp", figures.PALETTE["measured"]),
-                      ("gd", figures.PALETTE["reference"])):
-    ratio = np.array([np.asarray(r[f"norm2_{name}"]) / r[f"norm2_{name}"][0]
-                      for r in records])
-    figures.band(ax, steps, ratio, label=name, color=color)
-  ax.set_xlabel("step")
-  ax.set_ylabel(r"$\|w_t\|^2 / \|w_0\|^2$")
-  ax.set_title("Scale-invariant weights: norm growth")
+  for name, color in zip(_METHODS, ("alternative", "measured", "reference")):
+    norm2 = records[f"norm2_{name}"]
+    figures.band(ax, np.arange(norm2.shape[1]) * _NORM_EVERY,
+                 norm2 / norm2[:, :1], label=name,
+                 color=figures.PALETTE[color])
+  ax.set(xlabel="step", ylabel=r"$\|w_t\|^2 / \|w_0\|^2$",
+         title="Scale-invariant weights: norm growth")
   ax.legend()
   return fig
 
 
-_CITATION = theory.Citation(
-    arxiv=PAPER.arxiv, version=PAPER.version,
-    where="Section 2, norm-growth lemma (number unverified)", verified=False,
-    note="Identity recalled [R] and derived [D] (shared references and this "
+_CITATION = PAPER.cite(
+    "Section 2, norm-growth lemma (number unverified)",
+    "Identity recalled [R] and derived [D] (shared references and this "
     "module's docstring); projection rule from the authors' sgdp.py [V].")
+RUNS = Experiment("heo2021.scale_invariant_runs", _config, _measure, seeds=16,
+                  quick_seeds=8)
+_SHARED = dict(
+    relation=Relation.APPROX, tolerance=1e-12, experiment=RUNS, plot=_plot,
+    tolerance_reason="float64 rounding accumulated over the run's recursion "
+    "and the sums of squares (relative 1e-12 >> observed 1e-15 scale).")
 
-_EXPERIMENT = "heo2021.scale_invariant_runs"
-_TOLERANCE = ("float64 rounding accumulated over the run's recursion and the "
-              "sums of squares (relative 1e-12 >> observed 1e-15 scale).")
-
-MOMENTUM_IDENTITY = theory.Claim(
+MOMENTUM_IDENTITY = Claim(
     id="heo2021.momentum_norm_growth_identity", paper=PAPER,
     statement="For scale-invariant weights under heavy-ball momentum, "
     "||w_{t+1}||^2 = ||w_t||^2 + eta^2 ||p_t||^2 + 2 eta^2 sum_{k<t} "
@@ -150,15 +146,13 @@ MOMENTUM_IDENTITY = theory.Claim(
     measurement="Max relative residual of the identity along momentum-SGD "
     "runs (beta = 0.9, eta = 0.05) on a scale-invariant regression, every "
     "step recorded.",
-    bound=theory.Bound(
-        name="relative residual = 0", expression=sympy.Integer(0),
+    bound=Bound(
+        name="relative residual = 0", expression=0,
         statement_latex=r"\|w_{t+1}\|^2 = \|w_t\|^2 + \eta^2\|p_t\|^2 + "
         r"2\eta^2\sum_{k<t}\beta^{t-k}\|p_k\|^2", citation=_CITATION),
-    relation=Relation.APPROX, tolerance=1e-12, tolerance_reason=_TOLERANCE,
-    config=_config, measure=_measure, evaluate=_evaluate("momentum_residual"),
-    plot=_plot, seeds=16, quick_seeds=8, experiment=_EXPERIMENT)
+    evaluate=_evaluate("momentum_residual"), **_SHARED)
 
-PROJECTION_IDENTITY = theory.Claim(
+PROJECTION_IDENTITY = Claim(
     id="heo2021.projection_removes_momentum_growth", paper=PAPER,
     statement="With SGDP's projection the norm grows only at second order, "
     "||w_{t+1}||^2 = ||w_t||^2 + eta^2 ||Pi_w p_t||^2, removing the "
@@ -166,13 +160,11 @@ PROJECTION_IDENTITY = theory.Claim(
     measurement="Max relative residual of the projected identity along SGDP "
     "runs (same problem and hyperparameters); norm growth vs momentum SGD in "
     "the notes and figure.",
-    bound=theory.Bound(
-        name="relative residual = 0", expression=sympy.Integer(0),
+    bound=Bound(
+        name="relative residual = 0", expression=0,
         statement_latex=r"\|w_{t+1}\|^2 = \|w_t\|^2 + \eta^2\|\Pi_{w_t} "
         r"p_t\|^2", citation=_CITATION),
-    relation=Relation.APPROX, tolerance=1e-12, tolerance_reason=_TOLERANCE,
-    config=_config, measure=_measure, evaluate=_evaluate("sgdp_residual"),
-    plot=_plot, seeds=16, quick_seeds=8, experiment=_EXPERIMENT)
+    evaluate=_evaluate("sgdp_residual"), **_SHARED)
 
 CLAIMS = (MOMENTUM_IDENTITY, PROJECTION_IDENTITY)
 
@@ -202,9 +194,8 @@ def example_figures(out_dir, quick: bool = True):
       ratio = result.metrics["norm2"] / result.metrics["norm2"][:, :1]
       figures.band(ax, result.record_steps, ratio, label=name, color=color)
       data[f"{name}_eta{eta:g}_final"] = ratio[:, -1].tolist()
-    ax.set_xlabel("step")
-    ax.set_ylabel(r"$\|w_t\|^2 / \|w_0\|^2$")
-    ax.set_title(f"scale-invariant weights, lr {eta:g}")
+    ax.set(xlabel="step", ylabel=r"$\|w_t\|^2 / \|w_0\|^2$",
+           title=f"scale-invariant weights, lr {eta:g}")
     ax.legend()
   return [figures.save_figure(
       fig, out_dir / "heo2021_adam_vs_adamp.png", data=data,

@@ -16,7 +16,7 @@ Measured over random shapes (B, T, d, p) and data, in float64: the largest
 relative difference between :func:`boundlab.algorithms.ghost_norm.
 ghost_weight_norms_squared` and the materialised per-example gradients of a
 ``vmap(grad)`` of the layer's loss (an independent path that never forms a
-Gram matrix).
+Gram matrix). A loop over seeds and shapes: each shape is its own program.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy
 
-from boundlab import figures, theory
-from boundlab.algorithms.ghost_norm import (ghost_weight_norms_squared,
-                                            prefer_ghost_norm)
-from boundlab.theory import Relation
+from boundlab import figures
+from boundlab.algorithms.ghost_norm import ghost_weight_norms_squared
+from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
+                             Relation)
 
-PAPER = theory.Paper(
+PAPER = Paper(
     key="li2021",
     title="Large Language Models Can Be Strong Differentially Private "
     "Learners", authors="X. Li, F. Tramèr, P. Liang, T. Hashimoto",
@@ -43,43 +42,34 @@ def _config(quick: bool) -> dict:
           "max_sequence": 8, "max_width": 12}
 
 
+def _loss(w, a_i, y_i):
+  # A smooth loss of the layer output; its output gradient, which ghost
+  # clipping reads, is g_i = tanh(a_i w^T) - y_i.
+  return jnp.sum(jnp.log(jnp.cosh(a_i @ w.T)) - y_i * (a_i @ w.T))
+
+
 def _measure(config, seeds):
-  out = []
-  for seed in seeds:
-    rng = np.random.default_rng(seed)
+  records = []
+  for rng in map(np.random.default_rng, seeds):
     cells = []
     for _ in range(config["shapes_per_seed"]):
-      b = int(rng.integers(1, config["max_batch"] + 1))
-      t = int(rng.integers(1, config["max_sequence"] + 1))
-      d = int(rng.integers(1, config["max_width"] + 1))
-      p = int(rng.integers(1, config["max_width"] + 1))
-      a = jnp.asarray(rng.standard_normal((b, t, d)))
-      y = jnp.asarray(rng.standard_normal((b, t, p)))
+      b, t, d, p = (int(rng.integers(1, config[k] + 1)) for k in (
+          "max_batch", "max_sequence", "max_width", "max_width"))
+      a, y = (jnp.asarray(rng.standard_normal((b, t, n))) for n in (d, p))
       w = jnp.asarray(rng.standard_normal((p, d)))
-
-      def loss(w, a_i, y_i):
-        # An arbitrary smooth loss of the layer output: its output gradient
-        # g_i = tanh(a_i w^T) - y_i is what ghost clipping reads.
-        return jnp.sum(jnp.log(jnp.cosh(a_i @ w.T)) - y_i * (a_i @ w.T))
-
-      grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(w, a, y)
-      materialised = np.sum(np.asarray(grads) ** 2, axis=(1, 2))
-      output_grads = jnp.tanh(a @ w.T) - y
-      ghost = np.asarray(ghost_weight_norms_squared(a, output_grads))
-      cells.append({"shape": [b, t, d, p],
-                    "ghost_preferred": prefer_ghost_norm(t, d, p),
-                    "relative_error": float(np.max(
-                        np.abs(ghost - materialised) /
-                        np.maximum(materialised, 1e-300)))})
-    out.append({"cells": cells})
-  return out
+      grads = jax.vmap(jax.grad(_loss), in_axes=(None, 0, 0))(w, a, y)
+      exact = np.sum(np.asarray(grads) ** 2, axis=(1, 2))
+      ghost = np.asarray(ghost_weight_norms_squared(a, jnp.tanh(a @ w.T) - y))
+      cells.append({"shape": [b, t, d, p], "relative_error": float(np.max(
+          np.abs(ghost - exact) / np.maximum(exact, 1e-300)))})
+    records.append({"cells": cells})
+  return records
 
 
 def _evaluate(config, records, alpha):
-  errors = np.array([c["relative_error"] for r in records for c in r["cells"]])
-  worst = float(errors.max())
-  return theory.Evaluation(
-      measured=worst, ci=(worst, worst), bound=0.0,
+  errors = records["cells"]["relative_error"].ravel()
+  return Evaluation(
+      measured=errors.max(), ci=(errors.max(), errors.max()),
       notes=f"largest relative difference of squared norms over "
       f"{errors.size} random shapes (B <= {config['max_batch']}, T <= "
       f"{config['max_sequence']}, d, p <= {config['max_width']}), float64; "
@@ -87,46 +77,40 @@ def _evaluate(config, records, alpha):
 
 
 def _plot(config, records, evaluation):
-  cells = [c for r in records for c in r["cells"]]
+  _, t, d, p = records["cells"]["shape"].reshape(-1, 4).T
   fig, axes = figures.new_figure()
-  ax = axes[0, 0]
-  ratio = [2 * c["shape"][1] ** 2 / (c["shape"][2] * c["shape"][3])
-           for c in cells]
-  err = [max(c["relative_error"], 1e-18) for c in cells]
-  ax.scatter(ratio, err, s=12)
-  ax.axvline(1.0, color="k", linestyle="--", linewidth=1,
-             label=r"switch rule $2T^2 = dp$")
-  ax.set_xscale("log")
-  ax.set_yscale("log")
-  ax.set_xlabel(r"$2T^2/(dp)$ (ghost norm preferred left of 1)")
-  ax.set_ylabel("relative error vs materialised")
-  ax.legend(fontsize=7)
+  axes[0, 0].scatter(2 * t**2 / (d * p), np.maximum(
+      records["cells"]["relative_error"].ravel(), 1e-18), s=12)
+  axes[0, 0].axvline(1.0, color="k", linestyle="--", linewidth=1,
+                     label=r"switch rule $2T^2 = dp$")
+  axes[0, 0].set(xscale="log", yscale="log",
+                 xlabel=r"$2T^2/(dp)$ (ghost norm preferred left of 1)",
+                 ylabel="relative error vs materialised")
+  axes[0, 0].legend(fontsize=7)
   return fig
 
 
-GHOST_NORM = theory.Claim(
+GHOST_NORM = Claim(
     id="li2021.ghost_norm_equals_materialized", paper=PAPER,
     statement="The ghost norm <a a^T, g g^T> equals the squared Frobenius "
     "norm of the materialised per-example weight gradient of a dense layer, "
     "with or without a sequence axis.",
     measurement="Largest relative difference over random (B, T, d, p), "
     "float64, against vmap(grad) of the layer's loss.",
-    bound=theory.Bound(
-        name="relative difference = 0",
-        expression=sympy.Integer(0),
+    bound=Bound(
+        name="relative difference = 0", expression=0,
         statement_latex=r"\|g_i^\top a_i\|_F^2 = \langle a_i a_i^\top, "
         r"g_i g_i^\top\rangle_F",
-        citation=theory.Citation(
-            arxiv=PAPER.arxiv, version=PAPER.version,
-            where="Section 4 (ghost clipping); 'Eq. 3' per the code comment",
-            verified=False,
-            note="Identity read in the authors' code [V]; the equation "
-            "number is recalled [R].")),
+        citation=PAPER.cite(
+            "Section 4 (ghost clipping); 'Eq. 3' per the code comment",
+            "Identity read in the authors' code [V]; the equation number is "
+            "recalled [R].")),
     relation=Relation.APPROX, tolerance=1e-10,
     tolerance_reason="An algebraic identity evaluated two ways in float64: "
     "the paths differ by summation order, O(T d p) roundings of 1e-16 each; "
     "1e-10 is far above that and far below any real discrepancy.",
-    config=_config, measure=_measure, evaluate=_evaluate, plot=_plot,
-    seeds=8, quick_seeds=4)
+    experiment=Experiment("li2021.ghost_norm_equals_materialized", _config,
+                          _measure, seeds=8, quick_seeds=4),
+    evaluate=_evaluate, plot=_plot)
 
 CLAIMS = (GHOST_NORM,)

@@ -19,15 +19,17 @@ References:
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from boundlab.theory.clipping import clip_per_example
 
 
 def clipped_inner_products(v, xi, clip_norm):
   r""":math:`h(\xi_j) = \langle v, \mathrm{clip}(v+\xi_j, c)\rangle` for rows of ``xi``."""
-  g = v[None, :] + xi
-  norms = jnp.linalg.norm(g, axis=1)
-  scale = jnp.minimum(1.0, clip_norm / jnp.maximum(norms, jnp.finfo(g.dtype).tiny))
-  return scale * (g @ v)
+  return clip_per_example(v[None, :] + xi, clip_norm) @ v
 
 
 def symmetrization_bias_terms(v, xi, clip_norm):
@@ -44,3 +46,40 @@ def symmetric_descent_measure(grad_norm, clip_norm, small_noise_probability):
   """
   return (small_noise_probability *
           jnp.minimum(grad_norm, 0.75 * clip_norm) * grad_norm)
+
+
+def expected_clipped_gradient(x, points, clip_norm) -> np.ndarray:
+  r""":math:`\frac1N \sum_i \mathrm{clip}(x - a_i, c)` on a grid of x (1-D):
+  the mean clipped gradient of :math:`\frac1N\sum_i (x - a_i)^2/2`."""
+  a = jnp.asarray(points, dtype=float)
+  return np.asarray(jax.vmap(
+      lambda x: jnp.mean(clip_per_example(x - a, clip_norm)))(
+          jnp.asarray(x, dtype=float)))
+
+
+def clipped_fixed_point(points, clip_norm) -> float:
+  r"""Root of :math:`\frac1N \sum_i \mathrm{clip}(x - a_i, c) = 0` in 1-D:
+  where clipped gradient descent on :math:`\frac1N\sum_i (x - a_i)^2/2`
+  stalls (Chen, Wu & Hong, arXiv 2006.15429, Section 3).
+
+  The map is continuous and non-decreasing in x, negative below min(a) - c and
+  positive above max(a) + c, so bisection (Brent) finds a root; when the root
+  set is an interval (as in the paper's Example 2) its midpoint is returned.
+  """
+  a = np.asarray(points, dtype=float)
+  g = lambda x: float(expected_clipped_gradient([x], a, clip_norm)[0])
+  lo, hi = a.min() - 2 * clip_norm, a.max() + 2 * clip_norm
+  root = scipy.optimize.brentq(g, lo, hi, xtol=1e-15,
+                               rtol=4 * np.finfo(float).eps)
+  # Widen to the whole zero set, if flat, and take its midpoint.
+  zero = lambda x: abs(g(x)) <= 1e-15
+  left, right = root, root
+  step = clip_norm
+  while step > 1e-14:
+    if zero(left - step):
+      left -= step
+    elif zero(right + step):
+      right += step
+    else:
+      step /= 2
+  return 0.5 * (left + right)

@@ -49,10 +49,28 @@ def hutchinson_trace(matvec: Callable, dim: int, num_probes: int = 100,
   return TraceEstimate(mean, ci, samples)
 
 
+@dataclasses.dataclass(frozen=True)
+class DiagonalEstimate:
+  """Hutchinson diagonal estimate: per-coordinate mean and standard error."""
+
+  mean: jax.Array
+  standard_error: jax.Array
+  num_probes: int
+
+
 def hutchinson_diagonal(matvec: Callable, dim: int, num_probes: int = 100,
-                        key=None) -> jax.Array:
-  """Unbiased estimate of diag(H): the mean of z * Hz over Rademacher probes."""
-  n = v.check_positive_int("num_probes", num_probes)
+                        key=None, *, batch_size: int | None = None
+                        ) -> DiagonalEstimate:
+  """Unbiased estimate of diag(H): the mean of z * Hz over Rademacher probes,
+  with the standard error of each coordinate's mean (sample sd / sqrt(n)).
+
+  ``batch_size`` bounds how many probes one batched HVP takes (memory);
+  the estimate does not depend on it.
+  """
+  n = v.check_positive_int("num_probes", num_probes, minimum=2)
   key = jax.random.key(0) if key is None else key
   z = _probes(key, n, dim)
-  return jnp.mean(z * jax.vmap(matvec)(z), axis=0)
+  samples = jax.lax.map(lambda u: u * matvec(u), z, batch_size=batch_size)
+  return DiagonalEstimate(mean=jnp.mean(samples, axis=0),
+                          standard_error=jnp.std(samples, axis=0, ddof=1)
+                          / np.sqrt(n), num_probes=n)

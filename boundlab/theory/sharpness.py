@@ -5,8 +5,8 @@ r"""Sharpness along a direction, and the best loss change it allows.
   :math:`L(\theta - t v) \approx L - t\langle g, v\rangle + \tfrac{t^2}2 v^\top
   H v`, minimised at :math:`t^\star = \langle g, v\rangle / v^\top H v`:
   :math:`-\langle g, v\rangle^2 / (2 v^\top H v)` (for :math:`v^\top H v > 0`).
-* Batch sharpness: the directional sharpness of a minibatch loss along its
-  own gradient, averaged over minibatches.
+* Sharpness :math:`\lambda_{\max}(\nabla^2 L)` by Lanczos, jittable (Cohen
+  et al., arXiv 2103.00065, measure it along training).
 
 References:
   Pan & Li, Toward Understanding Why Adam Converges Faster Than SGD for
@@ -21,7 +21,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from boundlab.theory.hessian import hvp
+from boundlab.theory.hessian import flat_hvp, hvp
+from boundlab.theory.lanczos import top_eigenvalues
+
+
+def sharpness(loss_fn: Callable, params, num_iters: int = 20):
+  """lambda_max of the Hessian of ``loss_fn`` at ``params`` by Lanczos from
+  the all-ones start (``num_iters`` iterations, at most the dimension)."""
+  matvec, dim = flat_hvp(loss_fn, params)
+  return top_eigenvalues(matvec, dim, num_iters=min(num_iters, dim),
+                         start=jnp.ones((dim,)))[0]
 
 
 def directional_sharpness(loss_fn: Callable, params, direction, *args):
@@ -38,15 +47,3 @@ def best_local_loss_change(loss_fn: Callable, params, direction, *args):
   return jnp.where(curvature > 0,
                    -slope**2 / (2 * jnp.where(curvature > 0, curvature, 1.0)),
                    -jnp.inf)
-
-
-def batch_sharpness(loss_fn: Callable, params, batches):
-  r"""Mean over minibatches of :math:`g_B^\top H_B g_B / \|g_B\|^2`.
-
-  ``batches`` has a leading axis over minibatches; ``loss_fn(params, batch)``
-  is the minibatch loss.
-  """
-  def one(batch):
-    grad = jax.grad(loss_fn)(params, batch)
-    return directional_sharpness(loss_fn, params, grad, batch)
-  return jnp.mean(jax.vmap(one)(batches))

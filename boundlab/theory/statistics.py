@@ -107,27 +107,42 @@ def abs_interval(ci: tuple[float, float]) -> tuple[float, float]:
   return min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
 
 
-def extreme_mean_ci(samples, alpha: float = 0.05, *, which: str = "max"):
-  """The largest (or smallest) column mean, with simultaneous intervals.
+def simultaneous_mean_cis(samples, alpha: float = 0.05
+                          ) -> tuple[np.ndarray, np.ndarray]:
+  """Column means of ``samples`` (seeds, k) with simultaneous intervals.
 
-  ``samples`` is (seeds, k). Each column mean gets a t interval at level
-  alpha / k (Bonferroni), so with probability >= 1 - alpha all k intervals
-  hold and the extreme mean lies in [ext of lows, ext of highs].
+  Each column gets a Student-t interval at level alpha / k (Bonferroni), so
+  with probability >= 1 - alpha all k intervals cover their means at once.
 
   Returns:
-    ``(column index, its mean, (lo, hi))``.
+    ``(means, cis)``: ``(k,)`` and ``(k, 2)``.
   """
   data = np.asarray(samples, dtype=float)
   if data.ndim != 2:
     raise ValueError(f"samples must be (seeds, columns), got {data.shape}")
-  if which not in ("max", "min"):
-    raise ValueError(f"which must be 'max' or 'min', got {which!r}")
   k = data.shape[1]
   fits = [mean_ci(data[:, j], alpha / k) for j in range(k)]
-  pick = max if which == "max" else min
-  index = int((np.argmax if which == "max" else np.argmin)([m for m, _ in fits]))
-  return index, fits[index][0], (pick(ci[0] for _, ci in fits),
-                                 pick(ci[1] for _, ci in fits))
+  return (np.array([m for m, _ in fits]),
+          np.array([ci for _, ci in fits], dtype=float).reshape(k, 2))
+
+
+def extreme_mean_ci(samples, alpha: float = 0.05, *, which: str = "max"):
+  """The largest (or smallest) column mean, with simultaneous intervals.
+
+  ``samples`` is (seeds, k). With the intervals of
+  :func:`simultaneous_mean_cis`, with probability >= 1 - alpha all k hold and
+  the extreme mean lies in [ext of lows, ext of highs].
+
+  Returns:
+    ``(column index, its mean, (lo, hi))``.
+  """
+  if which not in ("max", "min"):
+    raise ValueError(f"which must be 'max' or 'min', got {which!r}")
+  means, cis = simultaneous_mean_cis(samples, alpha)
+  pick = np.max if which == "max" else np.min
+  index = int((np.argmax if which == "max" else np.argmin)(means))
+  return index, float(means[index]), (float(pick(cis[:, 0])),
+                                      float(pick(cis[:, 1])))
 
 
 def selection_split(records: list) -> tuple[list, list]:

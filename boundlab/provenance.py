@@ -1,10 +1,13 @@
-"""Who computed a number, with what, where: versions, device, git commit."""
+"""Who computed a number, with what, where: versions, device, git commit.
+
+Public so that benchmark scripts and outside claim modules stamp their results
+the way the report does.
+"""
 
 from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import platform
 import subprocess
 from pathlib import Path
@@ -40,18 +43,6 @@ def git_commit() -> str | None:
   return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-  """SHA-256 over boundlab's source files: part of every cache key, so that a
-  change to any code that could affect a result invalidates cached cells."""
-  root = Path(boundlab.__file__).resolve().parent
-  digest = hashlib.sha256()
-  for path in sorted(root.rglob("*.py")):
-    digest.update(str(path.relative_to(root)).encode())
-    digest.update(path.read_bytes())
-  return digest.hexdigest()[:16]
-
-
 def provenance() -> dict:
   """Metadata stored beside every result and figure."""
   return {
@@ -62,7 +53,6 @@ def provenance() -> dict:
       "device": device_description(),
       "x64": bool(jax.config.jax_enable_x64),
       "git_commit": git_commit(),
-      "code_fingerprint": code_fingerprint(),
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),
   }

@@ -7,8 +7,10 @@
                "relation", "ci": [lo, hi], "verdict", "seeds",
                "constants_verified", "figure", ...}]}
 
-Extra per-claim keys: ``bound_ci``, ``bound_latex``, ``citation``,
-``tolerance``, ``sample_size``, ``false_fail_rate``, ``notes``, ``measurement``.
+Extra per-claim keys: ``bound_ci``, ``bound_latex``, ``bound_values`` (the
+bound's symbols and their values), ``citation``, ``experiment``,
+``tolerance``, ``sample_size``, ``false_fail_rate``, ``notes``,
+``measurement``.
 Non-finite numbers are written as ``null``.
 """
 
@@ -18,9 +20,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from boundlab import _cache
-from boundlab._provenance import provenance
-from boundlab.verify import ClaimRun
+from boundlab import _jsonio
+from boundlab.claims.cache import library_fingerprint
+from boundlab.claims.runner import ClaimRun
+from boundlab.provenance import provenance
 
 
 def _num(x):
@@ -45,13 +48,17 @@ def claim_entry(run: ClaimRun) -> dict:
       "citation": {"arxiv": citation.arxiv, "version": citation.version,
                    "where": citation.where, "verified": citation.verified,
                    "note": citation.note},
-      "bound_latex": claim.bound.latex(), "notes": verdict.notes,
+      "bound_latex": claim.bound.latex(),
+      "bound_values": {k: _num(float(x)) for k, x in {
+          **(claim.bound.constants(run.config) if claim.bound.constants
+             else {}), **run.evaluation.bound_values}.items()},
+      "experiment": claim.experiment.id, "notes": verdict.notes,
       "figure": verdict.figure,
   }
 
 
 def build_report(runs: Sequence[ClaimRun], *, quick: bool, seed: int) -> dict:
-  meta = provenance()
+  meta = provenance() | {"library_fingerprint": library_fingerprint()}
   return {"boundlab_version": meta["boundlab_version"], "device": meta["device"],
           "created": meta["created"], "quick": quick, "root_seed": seed,
           "provenance": meta, "claims": [claim_entry(r) for r in runs]}
@@ -126,6 +133,6 @@ def to_markdown(report: dict) -> str:
 def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
   out_dir = Path(out_dir)
   json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-  _cache.atomic_write_json(json_path, report)
-  _cache.atomic_write_text(md_path, to_markdown(report))
+  _jsonio.atomic_write_json(json_path, report)
+  _jsonio.atomic_write_text(md_path, to_markdown(report))
   return json_path, md_path

@@ -1,0 +1,164 @@
+"""Claims: one statement from one paper, and the experiment that measures it.
+
+An :class:`Experiment` is data plus one function:
+
+* ``config(quick) -> dict`` -- every number the experiment uses (sizes, steps,
+  constants); the cache key of a result hashes it;
+* ``measure(config, seeds) -> list[dict]`` -- one JSON-serialisable record per
+  seed (seeds are run together, ``vmap``-ed, where the experiment allows). A
+  record may contain ``"diverged_at"`` (first non-finite step, or -1).
+
+A :class:`Claim` refers to an experiment (several claims may read the same
+runs, which are then computed and cached once) and adds:
+
+* ``evaluate(config, records, alpha) -> Evaluation`` -- ``records`` is a
+  :class:`~boundlab.claims.records.Records`, every field stacked along a
+  leading seed axis; ``alpha`` is the claim's declared false-fail rate;
+* ``plot(config, records, evaluation) -> Figure`` -- draws the evidence from
+  the records and the evaluation's ``tables``, without recomputing them.
+
+The runner (:mod:`boundlab.claims.runner`) caches records per (experiment,
+config, seed), evaluates the bound from the claim's :class:`Bound` and turns
+the evaluation into a :class:`~boundlab.claims.verdict.Verdict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from boundlab.claims.bound import Bound
+from boundlab.claims.paper import Paper
+from boundlab.claims.verdict import Relation
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def _check_id(kind: str, value: str) -> None:
+  if not _ID.match(value):
+    raise ValueError(f"{kind} id must look like 'paper.snake_case', got "
+                     f"{value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """Runs that one or more claims evaluate.
+
+  Attributes:
+    id: ``<namespace>.<name>``: the cache namespace of the runs, and the
+      namespace from which the runner derives the seeds (so renaming it
+      changes the seeds).
+    config: ``config(quick) -> dict``.
+    measure: ``measure(config, seeds) -> list[dict]``, one record per seed.
+    seeds: number of seeds in full mode; ``quick_seeds`` in quick mode.
+  """
+
+  id: str
+  config: Callable[[bool], dict]
+  measure: Callable[[dict, Sequence[int]], list[dict]]
+  seeds: int = 16
+  quick_seeds: int = 8
+
+  def __post_init__(self):
+    _check_id("experiment", self.id)
+    if min(self.seeds, self.quick_seeds) < 2:
+      raise ValueError(f"experiment {self.id}: seeds and quick_seeds must be "
+                       ">= 2 (intervals need replicates)")
+
+  def num_seeds(self, quick: bool) -> int:
+    return self.quick_seeds if quick else self.seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """What ``Claim.evaluate`` returns; the runner adds the bound and verdict.
+
+  Attributes:
+    measured: point estimate of the measured quantity.
+    ci: its interval (its kind is said in ``notes``).
+    notes: the evidence in words: sample sizes, per-cell values, caveats.
+    bound_values: values of the bound's ``from_evaluation`` symbols.
+    tables: arrays the evaluation computed that the plot draws (and that go
+      into the figure's sidecar).
+    inconclusive_reason: set when a premise of the claim is not met by the
+      experiment (e.g. "at similar accuracy"); the verdict is then
+      ``inconclusive`` whatever the interval says, and the reason leads the
+      notes.
+  """
+
+  measured: float
+  ci: tuple[float, float]
+  notes: str = ""
+  bound_values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  tables: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  inconclusive_reason: str = ""
+
+  @classmethod
+  def undetermined(cls, reason: str, notes: str = "", **kwargs) -> Evaluation:
+    """No measurement could be formed (e.g. every run diverged): NaN, and
+    ``reason`` leads the notes of an inconclusive verdict."""
+    return cls(measured=math.nan, ci=(math.nan, math.nan), notes=notes,
+               inconclusive_reason=reason, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """One checkable statement. See the module docstring for the functions.
+
+  Attributes:
+    id: ``<paper key>.<snake_case_name>``, e.g. ``chen2020.bias_le_wasserstein``.
+    paper: the source.
+    statement: the claim in one sentence, as the paper states it.
+    measurement: what the experiment measures, in one sentence.
+    bound: the stated bound (sympy, numeric value, citation).
+    relation: measured ``<=`` / ``>=`` / ``approx`` bound.
+    experiment: the runs it evaluates.
+    tolerance: declared slack or tolerance (see :mod:`.verdict`), never fitted.
+    tolerance_reason: why that tolerance (required when it is non-zero).
+    false_fail_rate: declared probability that a true claim reads violated.
+  """
+
+  id: str
+  paper: Paper
+  statement: str
+  measurement: str
+  bound: Bound
+  relation: Relation
+  experiment: Experiment
+  evaluate: Callable[[dict, Any, float], Evaluation]
+  plot: Callable[[dict, Any, Evaluation], Any] | None = None
+  false_fail_rate: float = 0.05
+  tolerance: float = 0.0
+  tolerance_reason: str = ""
+
+  def __post_init__(self):
+    _check_id("claim", self.id)
+    if not self.id.startswith(self.paper.key + "."):
+      raise ValueError(f"claim id {self.id!r} must start with the paper key "
+                       f"{self.paper.key!r}")
+    if not isinstance(self.experiment, Experiment):
+      raise ValueError(f"claim {self.id}: experiment must be an Experiment, "
+                       f"got {type(self.experiment).__name__}")
+    object.__setattr__(self, "relation", Relation(self.relation))
+    if not self.tolerance >= 0:
+      raise ValueError(f"claim {self.id}: tolerance must be >= 0, got "
+                       f"{self.tolerance}")
+    if self.tolerance and not self.tolerance_reason:
+      raise ValueError(f"claim {self.id}: a non-zero tolerance needs a "
+                       "tolerance_reason")
+    if not 0 < self.false_fail_rate < 1:
+      raise ValueError(f"claim {self.id}: false_fail_rate must be in (0, 1), "
+                       f"got {self.false_fail_rate}")
+
+  @property
+  def constants_verified(self) -> bool:
+    return self.bound.citation.verified
+
+  def config(self, quick: bool) -> dict:
+    return self.experiment.config(quick)
+
+  def num_seeds(self, quick: bool) -> int:
+    return self.experiment.num_seeds(quick)

@@ -1,0 +1,23 @@
+r"""Clipping, the one primitive: :math:`\mathrm{clip}(g, c) = g\min(1, c/\|g\|)`.
+
+Clipping is the Euclidean projection onto the ball of radius :math:`c`, so
+this delegates to :func:`optax.projections.projection_l2_ball`; over a pytree
+the norm is the global norm across leaves. The optimizers of
+:mod:`boundlab.algorithms` and the estimators of :mod:`boundlab.theory` both
+clip through these two functions.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+
+
+def clip(tree, clip_norm):
+  r"""Projects one gradient (any pytree) onto the L2 ball of radius ``clip_norm``."""
+  return optax.projections.projection_l2_ball(tree, clip_norm)
+
+
+def clip_per_example(per_example_tree, clip_norm):
+  """Clips every example of a pytree whose leaves carry a leading batch axis."""
+  return jax.vmap(lambda g: clip(g, clip_norm))(per_example_tree)
