@@ -92,7 +92,7 @@ def test_strict_exits_1_on_a_violated_claim(tmp_path, monkeypatch, capsys):
   import dataclasses
   violated = dataclasses.replace(
       registry.get_claim("chen2020.stall_fixed_point"),
-      id="chen2020.deliberately_false",
+      id="chen2020.deliberately_false", plot=None,
       evaluate=lambda config, records, alpha: Evaluation(
           measured=5.0, ci=(4.0, 6.0)))
   monkeypatch.setattr(registry, "select_claims", lambda pattern: [violated])

@@ -21,6 +21,7 @@ from boundlab.claims import (Bound, Claim, Experiment, Paper, Records,
                              Relation, runner)
 from boundlab.experiments import canary_audit, equal_loss
 from boundlab.experiments.equal_loss import EqualLoss
+from boundlab.experiments.horizon_sweep import HorizonSweep
 from boundlab.experiments.monotone_sweep import MonotoneSweep
 from boundlab.experiments.phase_diagram import OnlineSGDChains, PhaseDiagram
 from boundlab.experiments.tuned_comparison import TunedComparison
@@ -189,7 +190,7 @@ class TestMonotoneSweep(FamilyContract):
 
   def make(self):
     sweep = MonotoneSweep("scales", "bias", decreasing=True, absolute=True)
-    return (_claim(sweep.evaluate, lambda c, r, e: _draw(sweep, c, e)),
+    return (_claim(sweep.evaluate, sweep.plot(yscale="symlog")),
             {"scales": [0.0, 1.0, 3.0]}, self.raw([-1.0, -0.5, 0.1]))
 
   def test_interval_is_the_bonferroni_difference_of_neighbours(self):
@@ -211,12 +212,6 @@ class TestMonotoneSweep(FamilyContract):
                                 Records(self.raw([0.0, 1.0, 1.5])), 0.05)
     assert evaluation.measured == pytest.approx(0.5, abs=0.05)
     assert evaluation.ci[0] < evaluation.measured < evaluation.ci[1]
-
-
-def _draw(sweep, config, evaluation):
-  fig, axes = matplotlib.pyplot.subplots()
-  sweep.draw(axes, config, evaluation)
-  return fig
 
 
 class TestEqualLoss(FamilyContract):
@@ -246,6 +241,10 @@ class TestEqualLoss(FamilyContract):
     config, raw = self.raw()
     ratios = self.family.log_ratios(config, Records(raw), "sam")
     np.testing.assert_allclose(ratios, np.log10(0.8), rtol=1e-12)
+    # A bracket that is not symmetric in log loss (weight 0.30 on 0.02).
+    np.testing.assert_allclose(equal_loss.value_at_level(
+        np.array([0.2, 0.02]), np.array([0.2, 0.02]) ** 0.5, 0.1), 0.1 ** 0.5,
+        rtol=1e-14)
     assert equal_loss.first_crossing([1.0, 0.5, 0.2, 0.05], 0.1) == 3
     assert equal_loss.first_crossing([1.0, 0.5], 0.1) == -1
     assert equal_loss.first_crossing([0.05, 0.01], 0.1) == -1
@@ -294,3 +293,46 @@ class TestCanaryAudit(FamilyContract):
     exact = float(audit.epsilon_from_gdp_mu(self.mu, canary_audit.DELTA))
     (result,) = self.family.audits(records, 0.05)
     assert 0 <= result["lower_bound"] <= exact
+
+
+class TestHorizonSweep(FamilyContract):
+  """measure = 0.5 / sqrt(T) + bias; the bound 1 / sqrt(T) + bias: the
+  exponent is -1/2 without bias and the ratio below 1."""
+
+  family = HorizonSweep(landscape=None, optimizer=None, step_metrics=None,
+                        estimated="bias",
+                        rhs=lambda c, r, t, b: 1 / np.sqrt(t) + b)
+
+  def raw(self, bias=0.0, seeds=8):
+    rng = np.random.default_rng(4)
+    t = np.array([2.0**e for e in range(6, 12)])
+    return {"horizons": t.tolist()}, [{
+        "lhs": 0.5 / np.sqrt(t) * np.exp(0.01 * rng.standard_normal(6))
+        + bias, "bias": np.full(6, bias) + 1e-4 * rng.standard_normal(6)}
+        for _ in range(seeds)]
+
+  def make(self):
+    config, raw = self.raw(bias=0.01)
+    return (_claim(self.family.evaluate_ratio("lhs"), self.family.plot(
+        "lhs", xlabel="T", ylabel="measure", rhs_label="bound")), config, raw)
+
+  def test_exponent_of_a_power_law(self):
+    config, raw = self.raw()
+    evaluation = self.family.evaluate_exponent("lhs")(config, Records(raw),
+                                                      0.05)
+    assert evaluation.ci[0] < -0.5 < evaluation.ci[1]
+    local = self.family.evaluate_exponent("lhs", window=3)(
+        config, Records(raw), 0.05)
+    assert abs(local.measured + 0.5) < 0.05
+
+  def test_ratio_pairs_the_estimate_conservatively(self):
+    config, raw = self.raw(bias=0.01)
+    records = Records(raw)
+    evaluation = self.family.evaluate_ratio("lhs")(config, records, 0.05)
+    t = np.asarray(config["horizons"])
+    m, m_ci = theory.simultaneous_mean_cis(records["lhs"], 0.025)
+    b, b_ci = theory.simultaneous_mean_cis(records["bias"], 0.025)
+    lows = m_ci[:, 0] / (1 / np.sqrt(t) + b_ci[:, 1])
+    highs = m_ci[:, 1] / (1 / np.sqrt(t) + b_ci[:, 0])
+    assert evaluation.ci == (lows.max(), highs.max())
+    assert evaluation.measured == (m / (1 / np.sqrt(t) + b)).max() < 1

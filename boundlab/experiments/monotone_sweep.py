@@ -34,6 +34,8 @@ class MonotoneSweep:
     decreasing: the claimed direction.
     absolute: compare :math:`|\\text{mean}|` instead of the mean.
     label: the quantity's name in notes and figures.
+    parameter_label: the swept parameter's name in notes and figures
+      (default: ``parameter``).
   """
 
   parameter: str
@@ -41,6 +43,7 @@ class MonotoneSweep:
   decreasing: bool
   absolute: bool = False
   label: str = ""
+  parameter_label: str = ""
 
   def column_intervals(self, records, alpha):
     """Means (or |means|) and simultaneous intervals per grid value."""
@@ -59,22 +62,36 @@ class MonotoneSweep:
     worst = int(arg(steps))
     grid = config[self.parameter]
     label = self.label or self.field
+    parameter = self.parameter_label or self.parameter
     return Evaluation(
         measured=float(steps[worst]), ci=(float(pick(lows)), float(pick(highs))),
         tables={"means": means, "cis": cis},
         notes=f"{'Largest increase' if self.decreasing else 'Smallest increase'}"
         f" of {'|' + label + '|' if self.absolute else label} between "
-        f"consecutive {self.parameter} ({grid[worst]:g} -> "
+        f"consecutive {parameter} ({grid[worst]:g} -> "
         f"{grid[worst + 1]:g}); Student-t intervals per value at level "
         f"alpha/{len(means)} (Bonferroni), {len(records)} seeds. Per value: "
         + ", ".join(f"{g:g}: {m:.3g}" for g, m in zip(grid, means)) + ".")
 
-  def draw(self, ax, config, evaluation, **style):
-    """The quantity per grid value with its simultaneous intervals."""
-    t = evaluation.tables
-    figures.intervals(ax, [f"{g:g}" for g in config[self.parameter]],
-                      t["means"], t["cis"], **style)
-    ax.set_xlabel(self.parameter.replace("_", " "))
-    ax.set_ylabel(("|" + (self.label or self.field) + "|") if self.absolute
-                  else (self.label or self.field))
-    return ax
+  def plot(self, *, title: str = "", color: str = "measured",
+           yscale: str | None = None):
+    """``plot`` of the claim: the quantity per grid value with the
+    simultaneous intervals the verdict uses."""
+
+    def plot(config, records, evaluation):
+      t = evaluation.tables
+      fig, axes = figures.new_figure()
+      ax = axes[0, 0]
+      figures.intervals(ax, [f"{g:g}" for g in config[self.parameter]],
+                        t["means"], t["cis"], color=figures.PALETTE[color])
+      label = self.label or self.field
+      ax.set(xlabel=self.parameter_label or self.parameter,
+             ylabel=f"|{label}|" if self.absolute else label,
+             title=f"{title or label} (Bonferroni intervals)")
+      if yscale == "symlog":    # a quantity that is exactly 0 at one end
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=0)
+      elif yscale:
+        ax.set_yscale(yscale)
+      return fig
+    return plot

@@ -71,6 +71,7 @@ class TunedComparison:
     higher_is_better: maximise ``score`` (an accuracy) instead of minimising
       it (a loss).
     per_seed: choose each seed's own best value (deterministic instances).
+    score_label: the score's name in figures (default: ``score``).
   """
 
   methods: tuple[str, ...]
@@ -79,6 +80,7 @@ class TunedComparison:
   score: str = "score"
   higher_is_better: bool = False
   per_seed: bool = False
+  score_label: str = ""
 
   def _fields(self, records, method, field):
     values = np.asarray(records[method][field], dtype=float)
@@ -112,28 +114,33 @@ class TunedComparison:
     return int(sum(np.sum(np.asarray(records[m]["grid_diverged_at"]) >= 0)
                    for m in self.methods))
 
-  def describe(self, config, records) -> str:
-    """Chosen values, edges, divergences and the median score per value."""
+  def describe(self, config, records, field=None) -> str:
+    """Chosen values, edges, divergences, the median of ``field`` (default:
+    the score) at the chosen values on the evaluation seeds, and the median
+    score per grid value."""
     grid = config[self.grid]
     groups = config[self.groups] if self.groups else [None]
+    field = field or self.score
     lines = []
     for m in self.methods:
-      t = self.tuned(records, m)
+      t = self.tuned(records, m, field)
       index = np.atleast_2d(t.index)
       chosen = ", ".join(
           (f"{self.groups}={g:g}: " if g is not None else "")
-          + (f"{grid[int(np.median(index[:, j]))]:g}" if not self.per_seed
+          + (f"{grid[int(index[0, j])]:g}" if not self.per_seed
              else f"median {np.median([grid[i] for i in index[:, j]]):g}")
           + (" (grid edge)" if np.any(t.at_edge[..., j]) else "")
+          + f", median {field} {np.median(t.values[:, j]):.3g}"
           for j, g in enumerate(groups))
       medians = _nanmedian(self._fields(records, m, self.score), axis=0)
-      lines.append(f"{m}: {self.grid} {chosen}; median {self.score} per value"
-                   f" " + "; ".join(", ".join(f"{x:.3g}" for x in row)
-                                    for row in medians))
+      lines.append(f"{m} at {chosen}; median {self.score} per value: "
+                   + "; ".join(", ".join(f"{x:.2g}" for x in row)
+                               for row in medians))
     how = ("each seed's own best value" if self.per_seed else
            f"the value with the {'highest' if self.higher_is_better else 'lowest'}"
            f" median {self.score} on the selection half of the seeds")
-    return (f"Each method at {how}, from {self.grid} {list(grid)} "
+    return (f"Each method at {how}, from {self.grid} "
+            f"[{', '.join(f'{g:g}' for g in grid)}] "
             f"({self.diverged_runs(records)} diverged (seed, value) runs "
             f"lose). " + ". ".join(lines) + ".")
 
@@ -193,7 +200,7 @@ class TunedComparison:
           + (f"Per group: " + ", ".join(
               f"{g:g}: {np.mean(ratio[:, j]):.3f}"
               for j, g in enumerate(groups)) + ". " if groups else "")
-          + f"{premise_text} {self.describe(config, records)} {extra}")
+          + f"{premise_text} {self.describe(config, records, field)} {extra}")
     return evaluate
 
   def plot(self, config, records, evaluation):
@@ -205,6 +212,9 @@ class TunedComparison:
     groups = config[self.groups] if self.groups else [None]
     for k, m in enumerate(self.methods):
       medians = _nanmedian(self._fields(records, m, self.score), axis=0)
+      # A run that blew up without overflowing (a loss of 1e300) would set
+      # the log axis' range: it is drawn as missing, like a diverged one.
+      medians = np.where(np.abs(medians) < 1e100, medians, np.nan)
       for j, g in enumerate(groups):
         axes[0, 0].plot(grid, medians[j], "o-", markersize=3,
                         color=palette[k % len(palette)],
@@ -215,7 +225,7 @@ class TunedComparison:
     if not self.higher_is_better:
       axes[0, 0].set_yscale("log")
     axes[0, 0].set_xlabel(self.grid.replace("_", " "))
-    axes[0, 0].set_ylabel(f"median {self.score} over seeds"
+    axes[0, 0].set_ylabel(f"median {self.score_label or self.score} over seeds"
                           + (f" (lighter: smaller {self.groups})"
                              if self.groups else ""))
     axes[0, 0].legend(fontsize=7)

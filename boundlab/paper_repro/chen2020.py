@@ -14,9 +14,6 @@ a fixed point of clipped GD). Theorem numbers, the constants c/4 and 3c/4, the
 definition of W_{v,c} and the instance a = (-3, -3, 9) are recalled, not read:
 every claim here carries ``verified=False``. Where the paper writes O(.), the
 explicit constant used is our own derivation (descent lemma), marked [D].
-
-Two loops remain: the bias claim's seeds (host-side estimators, no run loop)
-and the rate claims' horizons (each T has its own steps and step size).
 """
 
 from __future__ import annotations
@@ -32,6 +29,7 @@ import sympy
 from boundlab import algorithms, figures, landscapes, theory
 from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
                              Relation)
+from boundlab.experiments.horizon_sweep import HorizonSweep
 from boundlab.experiments.monotone_sweep import MonotoneSweep
 
 PAPER = Paper(
@@ -41,10 +39,6 @@ PAPER = Paper(
     authors="X. Chen, Z. S. Wu, M. Hong", arxiv="2006.15429", version="v2",
     venue="NeurIPS 2020")
 
-_RECALLED = ("Stated in the abstract [V]; theorem number, constants and the "
-             "exact definition of W_{v,c} recalled from the paper, not read "
-             "from the PDF [R].")
-
 
 def _noise(case) -> landscapes.NoiseDistribution:
   return getattr(landscapes, case["noise"])(**case["kwargs"])
@@ -52,17 +46,16 @@ def _noise(case) -> landscapes.NoiseDistribution:
 
 # Claim 1: clipping bias <= ||v|| W_{v,c}(p~, p) <= ||v|| W_1(p~, p).
 
-_BIAS_CASES = tuple(
-    {"noise": noise, "kwargs": kwargs, "v": v, "clip_norm": c}
-    for noise, kwargs, v, c in (
-        ("skewed_mixture", {"dim": 2, "weight": 0.2, "offset": 4.0,
-                            "scale": 0.5}, [0.5, 0.0], 1.0),
-        ("skewed_mixture", {"dim": 2, "weight": 0.1, "offset": 6.0,
-                            "scale": 1.0}, [0.3, 0.4], 2.0),
-        ("one_sided_heavy_tail", {"dim": 2, "sigma": 1.0, "scale": 0.5},
-         [-0.5, 0.2], 1.0),
-        ("one_sided_heavy_tail", {"dim": 5, "sigma": 0.75, "scale": 0.3},
-         [1.0, 0.0, 0.0, 0.0, 0.0], 0.5)))
+_BIAS_CASES = tuple({"noise": noise, "kwargs": kwargs, "v": v, "clip_norm": c}
+                    for noise, kwargs, v, c in (
+    ("skewed_mixture", {"dim": 2, "weight": 0.2, "offset": 4.0, "scale": 0.5},
+     [0.5, 0.0], 1.0),
+    ("skewed_mixture", {"dim": 2, "weight": 0.1, "offset": 6.0, "scale": 1.0},
+     [0.3, 0.4], 2.0),
+    ("one_sided_heavy_tail", {"dim": 2, "sigma": 1.0, "scale": 0.5},
+     [-0.5, 0.2], 1.0),
+    ("one_sided_heavy_tail", {"dim": 5, "sigma": 0.75, "scale": 0.3},
+     [1.0, 0.0, 0.0, 0.0, 0.0], 0.5)))
 
 
 def _bias_config(quick: bool) -> dict:
@@ -81,7 +74,7 @@ def _bias_measure(config, seeds):
   subsample where W_1 is an assignment problem. Separately, b is estimated for
   the population (one-sample symmetrisation estimator) and W_{v,c} is bounded
   from below for the population (DKW), to show how tight the bound is. Every
-  W is recorded times ||v||.
+  W is recorded times ||v||. Host-side estimators: a loop over seeds.
   """
   n, m = config["paired_samples"], config["assignment_samples"]
   records = []
@@ -92,21 +85,19 @@ def _bias_measure(config, seeds):
       v = jnp.asarray(case["v"], dtype=float)
       norm_v = float(jnp.linalg.norm(v))
       keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), j), 3)
-      terms = np.asarray(theory.symmetrization_bias_terms(
-          v, dist.sample(keys[0], config["population_samples"]), c))
+      terms = theory.symmetrization_bias_terms(
+          v, dist.sample(keys[0], config["population_samples"]), c)
       xs_sym = np.asarray(landscapes.symmetrize(dist).sample(keys[1], n))
       xs = np.asarray(dist.sample(keys[2], n))
-      h_sym = theory.clipped_projection(v, xs_sym, c)
-      h = theory.clipped_projection(v, xs, c)
+      h_sym, h = (theory.clipped_projection(v, x, c) for x in (xs_sym, xs))
+      w_vc = lambda a, b: theory.clipped_direction_wasserstein(v, a, b, c)
       cases.append({
-          "b_population": float(terms.mean()),
+          "b_population": float(np.asarray(terms).mean()),
           "b_empirical": norm_v * float(h_sym.mean() - h.mean()),
-          "w_vc_empirical": theory.clipped_direction_wasserstein(
-              v, xs_sym, xs, c) * norm_v,
+          "w_vc_empirical": w_vc(xs_sym, xs) * norm_v,
           "w_vc_lower_95": theory.w1_lower_confidence_bound_1d(
               h_sym, h, 0.05) * norm_v,
-          "w_vc_subsample": theory.clipped_direction_wasserstein(
-              v, xs_sym[:m], xs[:m], c) * norm_v,
+          "w_vc_subsample": w_vc(xs_sym[:m], xs[:m]) * norm_v,
           "w1_subsample": theory.wasserstein_1(xs_sym[:m], xs[:m]) * norm_v})
     records.append({"cases": cases})
   return records
@@ -118,14 +109,13 @@ def _bias_evaluate(config, records, alpha):
   second = t["w_vc_subsample"] / t["w1_subsample"]
   _, ci = theory.range_interval(np.maximum(first, second).max(axis=1))
   lines = []
-  for j in range(first.shape[1]):
+  for j, w_lo in enumerate(np.median(t["w_vc_lower_95"], axis=0)):
     b, (_, b_hi) = theory.mean_ci(t["b_population"][:, j], alpha)
-    w_lo = float(np.median(t["w_vc_lower_95"][:, j]))
-    resolved = "b < W_vc resolved" if b_hi < w_lo else "tight, not resolved"
     lines.append(f"case {j}: b = {b:.4g} (upper {b_hi:.3g}), ||v||W_vc = "
                  f"{t['w_vc_empirical'][:, j].mean():.4g} (95% lower bound "
-                 f"{w_lo:.3g}; {resolved}), ||v||W_1 = "
-                 f"{t['w1_subsample'][:, j].mean():.4g}")
+                 f"{w_lo:.3g}; " + ("b < W_vc resolved" if b_hi < w_lo else
+                                    "tight, not resolved")
+                 + f"), ||v||W_1 = {t['w1_subsample'][:, j].mean():.4g}")
   # The figure: each side per case, mean and 95% t interval over seeds.
   sides = {"abs_bias": np.abs(t["b_population"]), "w_vc": t["w_vc_empirical"],
            "w1": t["w1_subsample"]}
@@ -176,8 +166,11 @@ BIAS_LE_WASSERSTEIN = Claim(
         name="max(b / (||v|| W_{v,c}), W_{v,c} / W_1) <= 1", expression=1,
         statement_latex=r"b \le \|v\|\,W_{v,c}(\tilde p, p) \le \|v\|\,"
         r"W_1(\tilde p, p)",
-        citation=PAPER.cite("Section 3, clipping-bias bound (Theorem/Lemma "
-                            "number unverified)", _RECALLED)),
+        citation=PAPER.cite(
+            "Section 3, clipping-bias bound (Theorem/Lemma number "
+            "unverified)", "Stated in the abstract [V]; theorem number, "
+            "constants and the exact definition of W_{v,c} recalled from the "
+            "paper, not read from the PDF [R].")),
     relation=Relation.LE, tolerance=1e-9,
     tolerance_reason="float64 rounding in means of 2^14..2^16 terms; the "
     "inequality is exact on empirical laws.",
@@ -186,15 +179,17 @@ BIAS_LE_WASSERSTEIN = Claim(
     evaluate=_bias_evaluate, plot=_bias_plot)
 
 
-# Claims 2-4: clipped SGD's averaged stationarity measure, symmetric vs not.
+# Claims 2-4: clipped SGD's averaged stationarity measure over horizons T.
+
+_LHS_LATEX = (r"\frac1T\sum_{t<T} P(\|\xi\|<\tfrac c4)\,\min\{\|\nabla "
+              r"f(x_t)\|,\tfrac{3c}{4}\}\|\nabla f(x_t)\|")
+_D_f, _G, _c, _T, _bbar = sympy.symbols("D_f G c T bbar")
 
 RATE_BOUND = Bound(
     name="(1/T) sum_t P(|xi|<c/4) min(|grad f|, 3c/4) |grad f| <= "
     "(D_f + G c^2/2)/sqrt(T) + (1/T) sum_t b_t",
-    expression=(sympy.Symbol("D_f") + sympy.Symbol("G") * sympy.Symbol("c")**2
-                / 2) / sympy.sqrt(sympy.Symbol("T")) + sympy.Symbol("bbar"),
-    statement_latex=r"\frac1T\sum_{t<T} P_{\tilde p_t}(\|\xi\|<\tfrac c4)\,"
-    r"\min\{\|\nabla f(x_t)\|,\tfrac{3c}{4}\}\|\nabla f(x_t)\| \le "
+    expression=(_D_f + _G * _c**2 / 2) / sympy.sqrt(_T) + _bbar,
+    statement_latex=_LHS_LATEX.replace("P(", r"P_{\tilde p_t}(") + r" \le "
     r"\frac{D_f + G c^2/2}{\sqrt T} + \frac1T\sum_{t<T} b_t",
     citation=PAPER.cite(
         "Section 3, main convergence theorem for clipped SGD, alpha = "
@@ -207,17 +202,10 @@ RATE_BOUND = Bound(
                      "bbar": "(1/T) sum_t b_t, measured along the run"})
 
 
-def _rate_config(noise: dict, quick: bool) -> dict:
-  exponents = range(8, 14) if quick else range(8, 17)
-  return {"noise": noise, "clip_norm": 1.0, "curvature": 1.0,
-          "horizons": [2**e for e in exponents], "bias_samples": 256,
-          "small_noise_samples": 2**22}
-
-
-def _rate_measure(config, seeds):
-  dist = _noise(config["noise"])
-  landscape = landscapes.noisy_quadratic(dist, curvature=config["curvature"])
-  c = config["clip_norm"]
+def _rate_step_metrics(config, landscape):
+  """The theorem's left-hand side at every iterate and, under asymmetric
+  noise, the clipping bias b_t by Monte Carlo (fresh noise per step)."""
+  dist, c = _noise(config["noise"]), config["clip_norm"]
   # P(||xi|| < c/4) is a constant of the law: estimated once, same for seeds.
   norms = jnp.linalg.norm(dist.sample(jax.random.key(2020),
                                       config["small_noise_samples"]), axis=1)
@@ -225,136 +213,61 @@ def _rate_measure(config, seeds):
 
   def step_metrics(params, key):
     grad = landscape.grad(params)
-    out = {"lhs": theory.symmetric_descent_measure(
-        jnp.linalg.norm(grad), c, small_noise_probability)}
-    if not dist.symmetric:
-      out["bias"] = jnp.mean(theory.symmetrization_bias_terms(
-          grad, dist.sample(key, config["bias_samples"]), c))
-    return out
-
-  lhs, bias, diverged_at = [], [], []
-  for horizon in config["horizons"]:
-    result = algorithms.run(
-        landscape, algorithms.dp_sgd_gc(1.0 / math.sqrt(horizon), c), seeds,
-        steps=horizon, record_every=horizon, batch_size=1,
-        step_metrics=step_metrics)
-    lhs.append(result.window_average("lhs", 0))
-    bias.append(result.window_average("bias", 0) if not dist.symmetric
-                else np.zeros_like(lhs[-1]))
-    diverged_at.append(result.diverged_at)
-  diverged_at = algorithms.first_divergence(diverged_at, axis=0)
-  return [{"lhs": lhs_i, "bias": bias_i, "diverged_at": d_i,
-           "small_noise_probability": small_noise_probability,
-           "initial_gap": landscape.constants["initial_gap"],
-           "smoothness": landscape.constants["smoothness"]}
-          for lhs_i, bias_i, d_i in zip(np.transpose(lhs), np.transpose(bias),
-                                        diverged_at)]
+    bias = (0.0 if dist.symmetric else jnp.mean(
+        theory.symmetrization_bias_terms(
+            grad, dist.sample(key, config["bias_samples"]), c)))
+    return {"lhs": theory.symmetric_descent_measure(
+        jnp.linalg.norm(grad), c, small_noise_probability),
+            "bias": jnp.asarray(bias)}
+  return step_metrics
 
 
-def _per_seed_slopes(lhs: np.ndarray, horizons, last: int | None = None):
-  """Least-squares slope of log(measure) on log(T) for every seed."""
-  x = np.log(horizons)[-last:] if last else np.log(horizons)
-  y = np.log(lhs[:, -last:] if last else lhs)
-  x_c = x - x.mean()
-  return (y - y.mean(axis=1, keepdims=True)) @ x_c / (x_c @ x_c)
+RATES = HorizonSweep(
+    landscape=lambda config: landscapes.noisy_quadratic(
+        _noise(config["noise"]), curvature=config["curvature"]),
+    optimizer=lambda config, horizon: algorithms.dp_sgd_gc(
+        1.0 / math.sqrt(horizon), config["clip_norm"]),
+    step_metrics=_rate_step_metrics, constants=("initial_gap", "smoothness"),
+    estimated="bias", rhs=lambda config, records, horizons, bbar: np.array([
+        RATE_BOUND.evaluate(T=t, bbar=b, D_f=records["initial_gap"][0],
+                            G=records["smoothness"][0], c=config["clip_norm"])
+        for t, b in zip(horizons, bbar)]))
 
 
-def _theorem(config, records, bbar) -> np.ndarray:
-  """(D_f + G c^2/2)/sqrt(T) + bbar at every horizon T."""
-  constants = {"D_f": records["initial_gap"][0],
-               "G": records["smoothness"][0], "c": config["clip_norm"]}
-  return np.array([RATE_BOUND.evaluate(T=t, bbar=b, **constants)
-                   for t, b in zip(config["horizons"], bbar)])
+def _rate_runs(experiment_id: str, noise: str, **kwargs) -> Experiment:
+  config = lambda quick: {
+      "noise": {"noise": noise, "kwargs": {"dim": 2, **kwargs}},
+      "clip_norm": 1.0, "curvature": 1.0, "bias_samples": 256,
+      "horizons": [2**e for e in (range(8, 14) if quick else range(8, 17))],
+      "small_noise_samples": 2**22}
+  return Experiment(experiment_id, config, RATES.measure, seeds=32,
+                    quick_seeds=8)
 
 
-def _rate_evaluation(config, records, measured, ci, notes) -> Evaluation:
-  """A rate claim's evaluation; the figure's theorem curve is the bound at
-  the mean bias along the runs."""
-  mean_bias = records["bias"].mean(0)
-  return Evaluation(
-      measured=measured, ci=ci,
-      notes=f"{notes} Noise: {_noise(config['noise']).name}.",
-      tables={"mean_bias": mean_bias,
-              "theorem": _theorem(config, records, mean_bias)})
-
-
-def _symmetric_evaluate(config, records, alpha):
-  horizons = config["horizons"]
-  slope, ci = theory.mean_ci(_per_seed_slopes(records["lhs"], horizons),
-                             alpha)
-  return _rate_evaluation(
-      config, records, slope, ci, f"Log-log slope of the averaged measure "
-      f"over T in [{horizons[0]}, {horizons[-1]}], one fit per seed, t-CI "
-      f"over {len(records)} seeds.")
-
-
+SYMMETRIC_RUNS = _rate_runs("chen2020.symmetric_noise_rate", "gaussian",
+                            scale=1.0)
+# The plateau and theorem claims read the same runs, cached once.
+ASYMMETRIC_RUNS = _rate_runs("chen2020.asymmetric_rate_runs",
+                             "skewed_mixture", weight=0.2, offset=4.0,
+                             scale=0.5)
+_noise_name = lambda config, records: f"Noise: {_noise(config['noise']).name}."
+_rate_plot = RATES.plot(
+    "lhs", xlabel="T (step size 1/sqrt(T))",
+    ylabel="averaged stationarity measure", estimate_label=r"mean bias $\bar b$",
+    rhs_label=r"$(D_f+Gc^2/2)/\sqrt{T} + \bar b$",
+    title=lambda config: f"Clipped SGD, {_noise(config['noise']).name}")
 _PLATEAU_WINDOW = 3   # horizons in the local-slope fit of the plateau claim
 
 
-def _plateau_evaluate(config, records, alpha):
-  horizons, lhs, bias = config["horizons"], records["lhs"], records["bias"]
-  slope, ci = theory.mean_ci(
-      _per_seed_slopes(lhs, horizons, _PLATEAU_WINDOW), alpha)
-  overall, _ = theory.mean_ci(_per_seed_slopes(lhs, horizons), alpha)
-  ratio = lhs[:, -1].mean() / bias[:, -1].mean()
-  return _rate_evaluation(
-      config, records, slope, ci, f"Local log-log slope over the largest "
-      f"{_PLATEAU_WINDOW} horizons (T = {horizons[-_PLATEAU_WINDOW]}.."
-      f"{horizons[-1]}), t-CI over {len(records)} seeds; slope over the whole "
-      f"range {overall:.3f} (symmetric noise: -0.5). At the largest T the "
-      f"measure is {lhs[:, -1].mean():.4g}, {ratio:.3g} times the mean bias "
-      f"{bias[:, -1].mean():.4g}: the plateau sits below the bias level, as "
-      "the theorem requires.")
+def _plateau_notes(config, records):
+  lhs, bias = records["lhs"][:, -1].mean(), records["bias"][:, -1].mean()
+  overall, _ = theory.mean_ci(RATES.slopes(config, records, "lhs"))
+  return (f"Local slope over the largest {_PLATEAU_WINDOW} horizons; slope "
+          f"over the whole range {overall:.3f} (symmetric noise: -0.5). At "
+          f"the largest T the measure is {lhs:.4g}, {lhs / bias:.3g} times "
+          f"the mean bias {bias:.4g}: the plateau sits below the bias level, "
+          f"as the theorem requires. " + _noise_name(config, records))
 
-
-def _theorem_evaluate(config, records, alpha):
-  """max over T of measure / bound, each side at level alpha / (2 #T)."""
-  m, m_ci = theory.simultaneous_mean_cis(records["lhs"], alpha / 2)
-  b, b_ci = theory.simultaneous_mean_cis(records["bias"], alpha / 2)
-  points = m / _theorem(config, records, b)
-  lows = m_ci[:, 0] / _theorem(config, records, b_ci[:, 1])
-  highs = m_ci[:, 1] / _theorem(config, records, b_ci[:, 0])
-  worst = int(np.argmax(points))
-  return _rate_evaluation(
-      config, records, points[worst], (lows.max(), highs.max()),
-      f"Ratio of the averaged measure to (D_f + G c^2/2)/sqrt(T) + mean "
-      f"bias, worst over T in {config['horizons']} (T = "
-      f"{config['horizons'][worst]}); measure and bias t-CIs at level "
-      f"alpha/(2 #T). Constants D_f = {records['initial_gap'][0]:g}, G = "
-      f"{records['smoothness'][0]:g}, c = {config['clip_norm']:g}.")
-
-
-def _rate_plot(config, records, evaluation):
-  horizons, t = config["horizons"], evaluation.tables
-  fig, axes = figures.new_figure()
-  ax = axes[0, 0]
-  figures.band(ax, horizons, records["lhs"], label="measured (median, 10-90%)")
-  ax.plot(horizons, t["theorem"], "--", color=figures.PALETTE["bound"],
-          label=r"$(D_f+Gc^2/2)/\sqrt{T} + \bar b$")
-  if np.any(t["mean_bias"] > 0):
-    ax.plot(horizons, t["mean_bias"], ":", color=figures.PALETTE["reference"],
-            label=r"mean bias $\bar b$")
-  ax.set_xscale("log", base=2)
-  ax.set(yscale="log", xlabel="T (step size 1/sqrt(T))",
-         ylabel="averaged stationarity measure")
-  ax.set_title(f"Clipped SGD, {_noise(config['noise']).name}", fontsize=8)
-  ax.legend()
-  return fig
-
-
-def _rate_runs(experiment_id: str, noise: dict) -> Experiment:
-  return Experiment(experiment_id, lambda quick: _rate_config(noise, quick),
-                    _rate_measure, seeds=32, quick_seeds=8)
-
-
-SYMMETRIC_RUNS = _rate_runs("chen2020.symmetric_noise_rate",
-                            {"noise": "gaussian",
-                             "kwargs": {"dim": 2, "scale": 1.0}})
-# The plateau and theorem claims read the same runs, cached once.
-ASYMMETRIC_RUNS = _rate_runs("chen2020.asymmetric_rate_runs",
-                             {"noise": "skewed_mixture",
-                              "kwargs": {"dim": 2, "weight": 0.2,
-                                         "offset": 4.0, "scale": 0.5}})
 
 SYMMETRIC_RATE = Claim(
     id="chen2020.symmetric_noise_rate", paper=PAPER,
@@ -366,9 +279,7 @@ SYMMETRIC_RATE = Claim(
     bound=Bound(
         name="decay exponent of the averaged measure = -1/2",
         expression=sympy.Rational(-1, 2),
-        statement_latex=r"\frac1T\sum_{t<T} P(\|\xi\|<\tfrac c4)\,"
-        r"\min\{\|\nabla f(x_t)\|,\tfrac{3c}{4}\}\|\nabla f(x_t)\| = "
-        r"\Theta(T^{-1/2}) \quad (b_t = 0)",
+        statement_latex=_LHS_LATEX + r" = \Theta(T^{-1/2}) \quad (b_t = 0)",
         citation=PAPER.cite(
             "Section 3, main convergence theorem for clipped SGD, alpha = "
             "1/sqrt(T), symmetric case",
@@ -379,7 +290,8 @@ SYMMETRIC_RATE = Claim(
     "[2^8, 2^16] carries pre-asymptotic curvature from the transient, where "
     "min{|grad f|, 3c/4} saturates; 0.1 is the resolution claimed, fixed "
     "before running.",
-    experiment=SYMMETRIC_RUNS, evaluate=_symmetric_evaluate, plot=_rate_plot)
+    experiment=SYMMETRIC_RUNS, plot=_rate_plot,
+    evaluate=RATES.evaluate_exponent("lhs", notes=_noise_name))
 
 ASYMMETRIC_PLATEAU = Claim(
     id="chen2020.asymmetric_plateau", paper=PAPER,
@@ -399,8 +311,8 @@ ASYMMETRIC_PLATEAU = Claim(
             "That the bias term keeps clipped SGD from converging is the "
             "paper's point [V, abstract]; the threshold -1/4, halfway between "
             "the symmetric exponent -1/2 and a plateau, is ours.")),
-    relation=Relation.GE,
-    experiment=ASYMMETRIC_RUNS, evaluate=_plateau_evaluate, plot=_rate_plot)
+    relation=Relation.GE, experiment=ASYMMETRIC_RUNS, plot=_rate_plot,
+    evaluate=RATES.evaluate_exponent("lhs", _PLATEAU_WINDOW, _plateau_notes))
 
 CLIPPED_SGD_BOUND = Claim(
     id="chen2020.clipped_sgd_bound", paper=PAPER,
@@ -413,32 +325,14 @@ CLIPPED_SGD_BOUND = Claim(
     bound=dataclasses.replace(RATE_BOUND,
                               name="measure / ((D_f + G c^2/2)/sqrt(T) + "
                               "bbar) <= 1", expression=1),
-    relation=Relation.LE,
-    experiment=ASYMMETRIC_RUNS, evaluate=_theorem_evaluate, plot=_rate_plot)
+    relation=Relation.LE, experiment=ASYMMETRIC_RUNS, plot=_rate_plot,
+    evaluate=RATES.evaluate_ratio("lhs", notes=lambda config, records: (
+        f"Bound (D_f + G c^2/2)/sqrt(T) + mean bias with D_f = "
+        f"{records['initial_gap'][0]:g}, G = {records['smoothness'][0]:g}, "
+        f"c = {config['clip_norm']:g}. " + _noise_name(config, records))))
 
 
 # Claim 5: clipped GD stalls at the root of the clipped fixed-point equation.
-
-def _stall_config(quick: bool) -> dict:
-  return {"points": [-3.0, -3.0, 9.0], "clip_norm": 1.0, "learning_rate": 0.1,
-          "steps": 2000, "record_every": 20, "init_range": [-10.0, 10.0]}
-
-
-_STALL_BOUND = Bound(
-    name="x_T = root of the clipped fixed-point equation",
-    expression=sympy.Symbol("x_bar"),
-    statement_latex=r"x_T \to \bar x:\ \frac1N\sum_i \mathrm{clip}(\bar x "
-    r"- a_i, c) = 0,\ \bar x \ne x^\star",
-    constants=lambda config: {"x_bar": theory.clipped_fixed_point(
-        config["points"], config["clip_norm"])},
-    citation=PAPER.cite(
-        "Section 3, clipping bias of clipped GD (Example 1 recalled; "
-        "Example 2, a = (-3, 3), confirmed)",
-        "Example 2 (a = (-3, 3), c = 1, flat zero set [-2, 2]) read in "
-        "the paper's introduction [V]; the instance a = (-3, -3, 9) is "
-        "recalled [R]; x_bar = -2.5 is computed [D]."),
-    symbol_meanings={"x_bar": "root found by Brent's method"})
-
 
 def _stall_measure(config, seeds):
   low, high = config["init_range"]
@@ -450,17 +344,17 @@ def _stall_measure(config, seeds):
                                       config["clip_norm"]),
       seeds, steps=config["steps"], record_every=config["record_every"],
       metrics=lambda params, state: {"x": params})
-  return [{"x_final": float(run.final_params),
-           "trajectory": run.metrics["x"], "diverged_at": run.diverged_at}
-          for run in result.seeds()]
+  return [{"x_final": run.final_params, "trajectory": run.metrics["x"],
+           "diverged_at": run.diverged_at} for run in result.seeds()]
 
 
 def _stall_evaluate(config, records, alpha):
   del alpha  # deterministic: the interval is the range over initial points
-  x_bar, x_star = _STALL_BOUND.value(config), float(np.mean(config["points"]))
+  x_bar = STALL_FIXED_POINT.bound.value(config)
+  x_star = float(np.mean(config["points"]))
   measured, ci = theory.range_interval(records["x_final"])
   return Evaluation(
-      measured=measured, ci=ci,
+      measured=measured, ci=ci, tables={"x_bar": x_bar, "x_star": x_star},
       notes=f"Deterministic (full-batch) clipped GD from {len(records)} "
       f"initial points in {config['init_range']}: interval = range of x_T. "
       f"Predicted stall x_bar = {x_bar:.6f}; true minimiser x* = {x_star:g}; "
@@ -468,17 +362,17 @@ def _stall_evaluate(config, records, alpha):
 
 
 def _stall_plot(config, records, evaluation):
-  # The bound and the minimiser are the instance's, not the evaluation's.
-  x_bar, x_star = _STALL_BOUND.value(config), float(np.mean(config["points"]))
   fig, axes = figures.new_figure()
   ax = axes[0, 0]
   ax.plot(np.arange(records["trajectory"].shape[1]) * config["record_every"],
           records["trajectory"].T, color=figures.PALETTE["measured"],
           alpha=0.5, linewidth=0.9)
-  figures.horizontal_reference(ax, x_bar, label=f"clipped fixed point "
-                               f"{x_bar:g}")
-  figures.horizontal_reference(ax, x_star, label=f"minimiser x* = {x_star:g}",
-                               color=figures.PALETTE["reference"], style=":")
+  for key, name, color, style in (
+      ("x_bar", "clipped fixed point", "bound", "--"),
+      ("x_star", "minimiser x*", "reference", ":")):
+    value = evaluation.tables[key]
+    figures.horizontal_reference(ax, value, label=f"{name} = {value:g}",
+                                 color=figures.PALETTE[color], style=style)
   ax.set(xlabel="step", ylabel="x_t", title=f"Clipped GD on a = "
          f"{tuple(config['points'])}, c = {config['clip_norm']:g}")
   ax.legend()
@@ -492,73 +386,69 @@ STALL_FIXED_POINT = Claim(
     "to the minimiser x* = 1.",
     measurement="x_T after 2000 full-batch clipped-GD steps (eta = 0.1) from "
     "random initial points in [-10, 10].",
-    bound=_STALL_BOUND,
+    bound=Bound(
+        name="x_T = root of the clipped fixed-point equation",
+        expression=sympy.Symbol("x_bar"),
+        statement_latex=r"x_T \to \bar x:\ \frac1N\sum_i \mathrm{clip}(\bar x "
+        r"- a_i, c) = 0,\ \bar x \ne x^\star",
+        constants=lambda config: {"x_bar": theory.clipped_fixed_point(
+            config["points"], config["clip_norm"])},
+        citation=PAPER.cite(
+            "Section 3, clipping bias of clipped GD (Example 1 recalled; "
+            "Example 2, a = (-3, 3), confirmed)",
+            "Example 2 (a = (-3, 3), c = 1, flat zero set [-2, 2]) read in "
+            "the paper's introduction [V]; the instance a = (-3, -3, 9) is "
+            "recalled [R]; x_bar = -2.5 is computed [D]."),
+        symbol_meanings={"x_bar": "root found by Brent's method"}),
     relation=Relation.APPROX, tolerance=1e-9,
     tolerance_reason="float64 rounding: the contraction factor 1 - 2 eta/3 "
     "makes the finite-T residual < 1e-50 of the initial distance, so only "
     "rounding remains (boundlab verify runs in float64).",
-    experiment=Experiment("chen2020.stall_fixed_point", _stall_config,
-                          _stall_measure, seeds=16, quick_seeds=8),
+    experiment=Experiment(
+        "chen2020.stall_fixed_point", lambda quick: {
+            "points": [-3.0, -3.0, 9.0], "clip_norm": 1.0,
+            "learning_rate": 0.1, "steps": 2000, "record_every": 20,
+            "init_range": [-10.0, 10.0]}, _stall_measure, seeds=16,
+        quick_seeds=8),
     evaluate=_stall_evaluate, plot=_stall_plot)
 
 
 # Claims 6-7: perturbation before clipping trades bias for variance.
 
-def _perturbation_config(quick: bool) -> dict:
-  return {"points": [-3.0, -3.0, 9.0], "clip_norm": 1.0,
-          "scales": [0.0, 1.0, 3.0, 10.0, 30.0],
-          "base_learning_rate": 0.02, "init": 1.0,
-          "steps": 40_000 if quick else 200_000, "record_every": 1000}
-
-
 def _perturbation_measure(config, seeds):
   """Per seed and k: the bias x* - (tail mean) and the tail variance."""
   landscape = landscapes.mean_of_squares(config["points"], init=config["init"])
-  c, half = config["clip_norm"], config["steps"] // 2
-  scales = config["scales"]
+  c, scales = config["clip_norm"], config["scales"]
   # The step is divided by the 1-D gain of perturbed clipping at the optimum
   # so that every k contracts towards its fixed point at the same rate.
-  step_sizes = [config["base_learning_rate"] /
-                algorithms.perturbation_gain_1d(c, k) for k in scales]
   result = algorithms.run(
       landscape,
       lambda key, eta, k: algorithms.perturbed_clipped_sgd(eta, c, k, key=key),
       seeds, steps=config["steps"], record_every=config["record_every"],
       step_metrics=lambda x, key: {"x": x, "x2": x**2},
-      hyperparams={"eta": step_sizes, "k": scales})
-  mean = result.window_average("x", half)                 # (scales, seeds)
-  var = result.window_average("x2", half) - mean**2
+      hyperparams={"k": scales, "eta": [
+          config["base_learning_rate"] / algorithms.perturbation_gain_1d(c, k)
+          for k in scales]})
+  mean = result.window_average("x", config["steps"] // 2)   # (scales, seeds)
+  var = result.window_average("x2", config["steps"] // 2) - mean**2
   bias = float(np.mean(config["points"])) - mean
   return [{"bias": bias[:, i], "tail_var": var[:, i],
            "diverged_at": run.first_diverged_at}
           for i, run in enumerate(result.seeds())]
 
 
-BIAS_SWEEP = MonotoneSweep(parameter="scales", field="bias", decreasing=True,
-                           absolute=True, label="x_inf(k) - x*")
-VARIANCE_SWEEP = MonotoneSweep(parameter="scales", field="tail_var",
-                               decreasing=False, label="stationary variance")
-
-
-def _sweep_plot(sweep: MonotoneSweep, title: str, color: str,
-                symlog: bool = False):
-  def plot(config, records, evaluation):
-    fig, axes = figures.new_figure()
-    ax = sweep.draw(axes[0, 0], config, evaluation,
-                    color=figures.PALETTE[color])
-    ax.set(xlabel="perturbation scale k",
-           title=f"{title} (Bonferroni intervals over k)")
-    if symlog:   # Var(k = 0) = 0: the others span three decades above it
-      ax.set_yscale("symlog", linthresh=1e-3)
-      ax.set_ylim(bottom=0)
-    return fig
-  return plot
-
-
 PERTURBATION_RUNS = Experiment(
-    "chen2020.perturbation_sweep", _perturbation_config, _perturbation_measure,
-    seeds=64, quick_seeds=32)
-
+    "chen2020.perturbation_sweep", lambda quick: {
+        "points": [-3.0, -3.0, 9.0], "clip_norm": 1.0,
+        "scales": [0.0, 1.0, 3.0, 10.0, 30.0], "base_learning_rate": 0.02,
+        "init": 1.0, "steps": 40_000 if quick else 200_000,
+        "record_every": 1000}, _perturbation_measure, seeds=64, quick_seeds=32)
+BIAS_SWEEP, VARIANCE_SWEEP = (
+    MonotoneSweep(parameter="scales", field=field, decreasing=decreasing,
+                  absolute=decreasing, label=label,
+                  parameter_label="perturbation scale k")
+    for field, decreasing, label in (("bias", True, "x_inf(k) - x*"),
+                                     ("tail_var", False, "stationary variance")))
 _PERTURBATION_CITATION = PAPER.cite(
     "Section 5, perturbation before clipping (theorem number unverified)",
     "Mechanism stated in the abstract [V]; the k-dependence of bias and "
@@ -577,8 +467,7 @@ PERTURBATION_BIAS = Claim(
         statement_latex=r"k \mapsto |\bar x(k) - x^\star| \text{ decreasing}",
         citation=_PERTURBATION_CITATION),
     relation=Relation.LE, experiment=PERTURBATION_RUNS,
-    evaluate=BIAS_SWEEP.evaluate,
-    plot=_sweep_plot(BIAS_SWEEP, "bias", "measured"))
+    evaluate=BIAS_SWEEP.evaluate, plot=BIAS_SWEEP.plot(title="bias"))
 
 PERTURBATION_VARIANCE = Claim(
     id="chen2020.perturbation_variance_increases", paper=PAPER,
@@ -592,22 +481,17 @@ PERTURBATION_VARIANCE = Claim(
         r"increasing}", citation=_PERTURBATION_CITATION),
     relation=Relation.GE, experiment=PERTURBATION_RUNS,
     evaluate=VARIANCE_SWEEP.evaluate,
-    plot=_sweep_plot(VARIANCE_SWEEP, "stationary variance", "alternative",
-                     symlog=True))
-
+    plot=VARIANCE_SWEEP.plot(color="alternative", yscale="symlog"))
 
 CLAIMS = (BIAS_LE_WASSERSTEIN, SYMMETRIC_RATE, ASYMMETRIC_PLATEAU,
           CLIPPED_SGD_BOUND, STALL_FIXED_POINT, PERTURBATION_BIAS,
           PERTURBATION_VARIANCE)
 
 
-# Recreations of the paper's own examples (``boundlab repro chen2020``).
-
 def example_figures(out_dir, quick: bool = True):
-  """The paper's Example 2 and the stalling instance; returns written paths."""
+  """The paper's Example 2 and the stalling instance (``boundlab repro``)."""
   del quick  # exact curves: the same at every size
-  grid = np.linspace(-8.0, 12.0, 2001)
-  written = []
+  grid, written = np.linspace(-8.0, 12.0, 2001), []
   for name, points, title in (
       ("example2_flat_zero_set", [-3.0, 3.0],
        "Example 2: a = (-3, 3), c = 1: every x in [-2, 2] is stationary"),
@@ -624,12 +508,11 @@ def example_figures(out_dir, quick: bool = True):
     ax.set(ylim=(-4, 4), xlabel="x")
     ax.set_title(title, fontsize=8)
     ax.legend()
-    zero_set = grid[np.abs(clipped) < 1e-12]
-    data = {"points": points, "clip_norm": 1.0,
-            "zero_set": [float(zero_set.min()), float(zero_set.max())]
-            if zero_set.size else None,
-            "fixed_point": theory.clipped_fixed_point(points, 1.0)}
+    zero = grid[np.abs(clipped) < 1e-12]
     written.append(figures.save_figure(
-        fig, out_dir / f"chen2020_{name}.png", data=data,
-        config={"grid": [grid[0], grid[-1], len(grid)]})[0])
+        fig, out_dir / f"chen2020_{name}.png", config={
+            "grid": [grid[0], grid[-1], len(grid)]}, data={
+            "points": points, "clip_norm": 1.0,
+            "zero_set": [zero.min(), zero.max()] if zero.size else None,
+            "fixed_point": theory.clipped_fixed_point(points, 1.0)})[0])
   return written
