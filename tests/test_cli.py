@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from boundlab import cli
 from boundlab.claims import Evaluation, Outcome, registry
 

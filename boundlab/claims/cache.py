@@ -48,7 +48,10 @@ def library_fingerprint() -> str:
   digest = hashlib.sha256()
   for path in sorted(_ROOT.rglob("*.py")):
     relative = path.relative_to(_ROOT)
-    if relative.parts[0] == "paper_repro" and relative.name != "__init__.py":
+    # Every paper module (or package) is left out; the list of built-in
+    # papers, paper_repro/__init__.py, is library code.
+    if relative.parts[0] == "paper_repro" and len(relative.parts) > 1 and \
+        relative.parts[1] != "__init__.py":
       continue
     digest.update(str(relative).encode())
     digest.update(path.read_bytes())

@@ -102,9 +102,8 @@ def dice(n_total):
 def noise(cell) -> float:
   """The noise multiplier the method's calibration gives for the target."""
   if cell["method"] == "dp_sgd":
-    return accounting.calibrate_noise_multiplier(
-        TARGET_EPSILON, DELTA, lambda s: accounting.dp_sgd_event(
-            s, cell["steps"], sampling_rate=1.0))
+    return accounting.dp_sgd_noise_multiplier(
+        TARGET_EPSILON, DELTA, steps=cell["steps"], sampling_rate=1.0)
   return accounting.dice_sgd_code_noise_multiplier(
       TARGET_EPSILON, DELTA, sampling_rate=1.0, epochs=cell["steps"],
       steps_per_epoch=1, error_clip_ratio=cell["ratio"])

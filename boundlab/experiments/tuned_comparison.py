@@ -197,7 +197,7 @@ class TunedComparison:
       return Evaluation(
           measured=measured, ci=ci, tables=tables, inconclusive_reason=reason,
           notes=f"log10({field_name} {numerator} / {denominator}), {how}. "
-          + (f"Per group: " + ", ".join(
+          + ("Per group: " + ", ".join(
               f"{g:g}: {np.mean(ratio[:, j]):.3f}"
               for j, g in enumerate(groups)) + ". " if groups else "")
           + f"{premise_text} {self.describe(config, records, field)} {extra}")

@@ -3,7 +3,8 @@
 Each module defines ``PAPER`` (a :class:`~boundlab.claims.Paper`), ``CLAIMS``
 (a tuple of :class:`~boundlab.claims.Claim`) and, where the paper has
 synthetic examples of its own beyond the claims' figures,
-``example_figures(out_dir, quick) -> list[Path]`` recreating them. The
+``example_figures(out_dir, quick) -> list[Path]`` recreating them; a paper
+with several experiments is a package with one module per experiment. The
 registry (:mod:`boundlab.claims.registry`) imports the modules listed here;
 nothing else in boundlab imports this package except the command line.
 Outside paper modules enter through the same registry (an entry point or

@@ -1,18 +1,14 @@
 r"""Ertan & van Dijk (ACM CCS 2026): a hard privacy-utility limit for DP-SGD.
 
 Fundamental Limitations of Favorable Privacy-Utility Guarantees for DP-SGD,
-arXiv 2601.10237. Abstract [V, via the shared references]: shuffled DP-SGD
-over one epoch of M updates, analysed in f-DP against the worst-case
-adversary, must have noise multiplier :math:`\sigma \ge 1/\sqrt{2\ln M}` or
-a separation :math:`\kappa \ge \frac{1}{\sqrt 8}\big(1 -
-\frac{1}{\sqrt{4\pi\ln M}}\big)` from perfect privacy.
-
-Measured with :func:`boundlab.theory.tradeoff.shuffled_single_epoch_separation`
-(Neyman-Pearson test of the worst-case single-epoch instance, threshold
-chosen and scored on disjoint halves), for M in {10, 100, 1000} and
-:math:`\sigma` at 0.5, 0.8 and 0.95 of the threshold: the ratio of the
-estimated kappa to the stated lower bound. The theorem number was not read:
-``verified=False``.
+arXiv 2601.10237. Abstract [V, via the shared references]: shuffled DP-SGD over
+one epoch of M updates, analysed in f-DP against the worst-case adversary, must
+have noise multiplier :math:`\sigma \ge 1/\sqrt{2\ln M}` or a separation
+:math:`\kappa \ge \frac{1}{\sqrt 8}(1 - \frac{1}{\sqrt{4\pi\ln M}})` from
+perfect privacy (theorem number not read: ``verified=False``). Measured by
+:func:`boundlab.theory.tradeoff.shuffled_single_epoch_separation`: a
+Neyman-Pearson test of the worst-case single-epoch instance, threshold chosen
+and scored on disjoint halves.
 """
 
 from __future__ import annotations
@@ -25,50 +21,38 @@ import numpy as np
 from boundlab import figures, theory
 from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
                              Relation)
-from boundlab.theory.tradeoff import (noise_threshold, separation_lower_bound,
-                                      shuffled_single_epoch_separation)
+from boundlab.theory import tradeoff
 
 PAPER = Paper(
-    key="ertan2026",
-    title="Fundamental Limitations of Favorable Privacy-Utility Guarantees "
-    "for DP-SGD", authors="M. Ertan, M. van Dijk", arxiv="2601.10237",
-    version="v1", venue="ACM CCS 2026")
-
-
-def _config(quick: bool) -> dict:
-  return {"rounds": [10, 100, 1000], "sigma_fractions": [0.5, 0.8, 0.95],
-          "samples": 8_000 if quick else 200_000}
-
-
-def _cells(config):
-  return list(itertools.product(config["rounds"], config["sigma_fractions"]))
+    key="ertan2026", title="Fundamental Limitations of Favorable "
+    "Privacy-Utility Guarantees for DP-SGD", authors="M. Ertan, M. van Dijk",
+    arxiv="2601.10237", version="v1", venue="ACM CCS 2026")
+_cells = lambda c: list(itertools.product(c["rounds"], c["sigma_fractions"]))
 
 
 def _measure(config, seeds):
   """kappa_hat per (M, sigma) cell, M-major, one Monte Carlo key per cell."""
-  return [{"kappa": [shuffled_single_epoch_separation(
+  return [{"kappa": [tradeoff.shuffled_single_epoch_separation(
       jax.random.fold_in(jax.random.key(seed), i), m,
-      fraction * noise_threshold(m), samples=config["samples"]).kappa
+      fraction * tradeoff.noise_threshold(m), samples=config["samples"]).kappa
                      for i, (m, fraction) in enumerate(_cells(config))]}
           for seed in seeds]
 
 
 def _evaluate(config, records, alpha):
   cells = _cells(config)
-  bounds = np.array([separation_lower_bound(m) for m, _ in cells])
+  bounds = np.array([tradeoff.separation_lower_bound(m) for m, _ in cells])
   index, mean, ci = theory.extreme_mean_ci(records["kappa"] / bounds, alpha,
                                            which="min")
   kappa = records["kappa"].mean(0)
-  return Evaluation(
-      measured=mean, ci=ci,
-      tables={"kappa": kappa.reshape(len(config["rounds"]), -1),
-              "bounds": bounds[::len(config["sigma_fractions"])]},
+  return Evaluation(measured=mean, ci=ci, tables={
+      "kappa": kappa.reshape(len(config["rounds"]), -1),
+      "bounds": bounds[::len(config["sigma_fractions"])]},
       notes=f"kappa_hat / bound, mean over {len(records)} independent Monte "
-      f"Carlo seeds ({config['samples']} draws per hypothesis each), "
-      f"simultaneous t intervals over the {len(cells)} (M, sigma) cells; "
-      f"smallest at M = {cells[index][0]}, sigma = {cells[index][1]} x "
-      "threshold. Per cell (kappa_hat, bound): " + ", ".join(
-          f"M={m} s={f}: {k:.3f} vs {b:.3f}"
+      f"Carlo seeds ({config['samples']} draws per hypothesis), simultaneous "
+      f"t intervals over the {len(cells)} (M, sigma) cells; smallest at M = "
+      f"{cells[index][0]}, sigma = {cells[index][1]} x threshold. Per cell "
+      "(kappa_hat vs bound): " + ", ".join(f"M={m} s={f}: {k:.3f} vs {b:.3f}"
           for (m, f), k, b in zip(cells, kappa, bounds)) + ".")
 
 
@@ -77,8 +61,7 @@ def _plot(config, records, evaluation):
   ax, t = axes[0, 0], evaluation.tables
   for m, kappa, bound, color in zip(config["rounds"], t["kappa"], t["bounds"],
                                     figures.PALETTE.values()):
-    ax.plot(config["sigma_fractions"], kappa, "o-", color=color,
-            label=f"M = {m}")
+    ax.plot(config["sigma_fractions"], kappa, "o-", color=color, label=f"M={m}")
     ax.axhline(bound, color=color, linestyle="--", linewidth=1)
   ax.set(xlabel=r"$\sigma$ / $(2\ln M)^{-1/2}$",
          ylabel=r"separation $\hat\kappa$ (dashed: stated bound)",
@@ -92,23 +75,21 @@ SEPARATION = Claim(
     statement="For shuffled single-epoch DP-SGD with sigma < 1/sqrt(2 ln M), "
     "the separation satisfies kappa >= (1/sqrt8)(1 - 1/sqrt(4 pi ln M)).",
     measurement="Monte Carlo kappa of the worst-case instance (optimal "
-    "likelihood-ratio test, held-out threshold) over the stated bound, for "
-    "M in {10, 100, 1000}, sigma in {0.5, 0.8, 0.95} x the threshold; "
-    "smallest cell.",
+    "likelihood-ratio test, held-out threshold) over the stated bound; M in "
+    "{10, 100, 1000}, sigma in {0.5, 0.8, 0.95} x threshold; smallest cell.",
     bound=Bound(
         name="kappa / ((1/sqrt8)(1 - 1/sqrt(4 pi ln M))) >= 1", expression=1,
-        statement_latex=r"\sigma < \frac{1}{\sqrt{2\ln M}} \Rightarrow "
-        r"\kappa \ge \frac{1}{\sqrt 8}\Big(1 - \frac{1}{\sqrt{4\pi\ln M}}"
-        r"\Big)",
+        statement_latex=r"\sigma < \frac{1}{\sqrt{2\ln M}} \Rightarrow \kappa "
+        r"\ge \frac{1}{\sqrt 8}\Big(1 - \frac{1}{\sqrt{4\pi\ln M}}\Big)",
         citation=PAPER.cite(
             "Abstract; main theorem (number unverified)",
             "Statement and constants from the abstract as recorded in the "
             "shared references [V]; the worst-case instance is the shared "
             "references' reconstruction [D]."),
         symbol_meanings={"M": "updates in the epoch"}),
-    relation=Relation.GE,
-    experiment=Experiment("ertan2026.separation_below_noise_threshold",
-                          _config, _measure, seeds=8, quick_seeds=4),
-    evaluate=_evaluate, plot=_plot)
-
+    relation=Relation.GE, experiment=Experiment(
+        "ertan2026.separation_below_noise_threshold", lambda quick: {
+            "rounds": [10, 100, 1000], "sigma_fractions": [0.5, 0.8, 0.95],
+            "samples": 8_000 if quick else 200_000},
+        _measure, seeds=8, quick_seeds=4), evaluate=_evaluate, plot=_plot)
 CLAIMS = (SEPARATION,)

@@ -6,17 +6,10 @@ Abstract [V]: aiming for unbiased second-moment estimates is misguided; the
 preconditioned geometry) is better motivated and was best on a small
 language-model task. The definition is read from ``jax_privacy``'s
 implementation of the paper's Algorithm 8 [V, code]; the paper body was not
-read, so the citation is ``verified=False``.
-
-Check (shared references, S1): on a diagonal quadratic with curvatures
-spanning :math:`10^4` and per-coordinate gradient-noise scales spanning
-:math:`10^3` (:func:`boundlab.landscapes.ill_conditioned_quadratic`), at
-equal noise multiplier z = 1 and clip norm C = 1, Adam with
-scale-then-privatize should reach a lower loss than standard DP-Adam
-(privatize-then-scale). Each method gets its best learning rate from one
-shared grid, chosen by the median tail loss on half of the seeds; the
-measured value is the mean over the other half of :math:`\log_{10}` of the
-ratio of tail losses, which the claim says is below 0.
+read, so the citation is ``verified=False``. Check (shared references, S1):
+a diagonal quadratic with curvatures spanning :math:`10^4` and per-coordinate
+gradient-noise scales spanning :math:`10^3`
+(:func:`boundlab.landscapes.ill_conditioned_quadratic`).
 """
 
 from __future__ import annotations
@@ -24,19 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from boundlab import algorithms, landscapes
-from boundlab.algorithms.private_adaptive import (privatize_then_scale_adam,
-                                                  scale_then_privatize_adam)
+from boundlab.algorithms import private_adaptive
 from boundlab.claims import Bound, Claim, Experiment, Paper, Relation
 from boundlab.experiments.tuned_comparison import TunedComparison
 
 PAPER = Paper(
-    key="ganesh2025",
-    title="On Design Principles for Private Adaptive Optimizers",
-    authors="A. Ganesh, H. B. McMahan, A. Thakurta", arxiv="2507.01129",
-    version="v1", venue="PPML 2025")
+    key="ganesh2025", title="On Design Principles for Private Adaptive "
+    "Optimizers", authors="A. Ganesh, H. B. McMahan, A. Thakurta",
+    arxiv="2507.01129", version="v1", venue="PPML 2025")
 
-METHODS = {"privatize_then_scale": privatize_then_scale_adam,
-           "scale_then_privatize": scale_then_privatize_adam}
+METHODS = {"privatize_then_scale": private_adaptive.privatize_then_scale_adam,
+           "scale_then_privatize": private_adaptive.scale_then_privatize_adam}
 
 
 def _config(quick: bool) -> dict:
@@ -51,26 +42,25 @@ def _measure(config, seeds):
   """Tail-averaged loss of each method at every grid learning rate."""
   land = landscapes.ill_conditioned_quadratic(
       config["dim"], config["condition_number"], config["noise_scale_spread"])
-  out = [{"diverged_at": -1} for _ in seeds]
   start = int(round((1 - config["tail_fraction"]) * (config["records"] + 1)))
+  out = [{"diverged_at": -1} for _ in seeds]
   for name, make in METHODS.items():
     result = algorithms.run(
         land, lambda key, lr, make=make: make(
             lr, config["clip_norm"], config["noise_multiplier"], key),
-        list(seeds), steps=config["steps"],
+        list(seeds), steps=config["steps"], batch_size=config["batch_size"],
         record_every=config["steps"] // config["records"],
-        batch_size=config["batch_size"],
         metrics=lambda p, s: {"loss": land.objective(p)},
         hyperparams={"lr": config["learning_rates"]})
-    for i, view in enumerate(result.seeds()):
+    for record, view in zip(out, result.seeds()):
       loss = view.metrics["loss"]                    # (rates, records)
-      out[i][name] = {"score": loss[:, start:].mean(-1),
-                      "initial": loss[0, 0],
+      record[name] = {"score": loss[:, start:].mean(-1), "initial": loss[0, 0],
                       "grid_diverged_at": view.diverged_at}
   return out
 
 
-COMPARISON = TunedComparison(methods=tuple(METHODS), grid="learning_rates")
+COMPARISON = TunedComparison(methods=tuple(METHODS), grid="learning_rates",
+                             score_label="tail loss")
 
 SCALE_THEN_PRIVATIZE = Claim(
     id="ganesh2025.scale_then_privatize_lower_loss", paper=PAPER,
@@ -78,18 +68,16 @@ SCALE_THEN_PRIVATIZE = Claim(
     "scale-then-privatize reaches a lower loss than privatize-then-scale "
     "(standard DP-Adam) on an ill-conditioned diagonal quadratic with "
     "heterogeneous per-coordinate gradient scales.",
-    measurement="Mean over evaluation seeds of log10(tail loss ratio), each "
-    "method at its best learning rate from a shared grid, chosen on other "
-    "seeds; z = 1, C = 1, B = 32.",
+    measurement="log10 tail-loss ratio STP / PTS, each at its best learning "
+    "rate of one grid (chosen on other seeds); seed mean; z = C = 1, B = 32.",
     bound=Bound(
         name="log10(loss_STP / loss_PTS) <= 0", expression=0,
         statement_latex=r"\log_{10}\frac{f(x_T^{\mathrm{STP}}) - f^\star}"
         r"{f(x_T^{\mathrm{PTS}}) - f^\star} \le 0",
         citation=PAPER.cite(
             "Abstract; Algorithm 8 as implemented in jax_privacy",
-            "The paper's thesis, tested on the shared references' synthetic "
-            "check S1; the paper's own experiment is a small language model, "
-            "not this quadratic.")),
+            "The paper's thesis, on the shared references' synthetic check "
+            "S1; its own experiment is a small language model, not this one.")),
     relation=Relation.LE,
     experiment=Experiment("ganesh2025.scale_then_privatize_lower_loss",
                           _config, _measure, seeds=16, quick_seeds=8),
@@ -97,10 +85,8 @@ SCALE_THEN_PRIVATIZE = Claim(
         "scale_then_privatize", "privatize_then_scale",
         notes=lambda config, records: (
             f"Tail: the last {config['tail_fraction']:g} of {config['records']}"
-            f" records; initial loss "
-            f"{np.median(records['privatize_then_scale']['initial']):.3g}; z "
-            f"= {config['noise_multiplier']}, C = {config['clip_norm']}, B = "
-            f"{config['batch_size']}, T = {config['steps']}.")),
+            f" records, T = {config['steps']}; initial loss "
+            f"{np.median(records['privatize_then_scale']['initial']):.3g}.")),
     plot=COMPARISON.plot)
 
 CLAIMS = (SCALE_THEN_PRIVATIZE,)

@@ -3,20 +3,12 @@ r"""Li, Tramèr, Liang & Hashimoto (ICLR 2022): ghost clipping.
 Large Language Models Can Be Strong Differentially Private Learners, arXiv
 2110.05679, Section 4 [V, via the authors' ``private-transformers`` README].
 For a dense layer with example i's inputs :math:`a_i \in \mathbb R^{T\times
-d}` and output gradients :math:`g_i \in \mathbb R^{T\times p}`, the
-per-example weight gradient :math:`g_i^\top a_i` has
-
-.. math::
-  \|g_i^\top a_i\|_F^2 = \langle a_i a_i^\top, g_i g_i^\top\rangle_F,
-
-so its norm needs two T x T Gram matrices instead of the p x d gradient (the
-code's comment calls it "Eq. 3 in the paper"; the equation number is [R]).
-
-Measured over random shapes (B, T, d, p) and data, in float64: the largest
-relative difference between :func:`boundlab.algorithms.ghost_norm.
-ghost_weight_norms_squared` and the materialised per-example gradients of a
-``vmap(grad)`` of the layer's loss (an independent path that never forms a
-Gram matrix). A loop over seeds and shapes: each shape is its own program.
+d}` and output gradients :math:`g_i \in \mathbb R^{T\times p}`, the norm of
+the per-example weight gradient :math:`g_i^\top a_i` needs two T x T Gram
+matrices instead of the p x d gradient (the code's comment calls it "Eq. 3
+in the paper"; the equation number is [R]). The reference path,
+``vmap(grad)`` of the layer's loss, never forms a Gram matrix; each random
+shape is its own program, hence the loop.
 """
 
 from __future__ import annotations
@@ -31,62 +23,48 @@ from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
                              Relation)
 
 PAPER = Paper(
-    key="li2021",
-    title="Large Language Models Can Be Strong Differentially Private "
-    "Learners", authors="X. Li, F. Tramèr, P. Liang, T. Hashimoto",
+    key="li2021", title="Large Language Models Can Be Strong Differentially "
+    "Private Learners", authors="X. Li, F. Tramèr, P. Liang, T. Hashimoto",
     arxiv="2110.05679", version="v6", venue="ICLR 2022")
 
 
-def _config(quick: bool) -> dict:
-  return {"shapes_per_seed": 3 if quick else 20, "max_batch": 4,
-          "max_sequence": 8, "max_width": 12}
-
-
-def _loss(w, a_i, y_i):
+def _measure(config, seeds):
   # A smooth loss of the layer output; its output gradient, which ghost
   # clipping reads, is g_i = tanh(a_i w^T) - y_i.
-  return jnp.sum(jnp.log(jnp.cosh(a_i @ w.T)) - y_i * (a_i @ w.T))
-
-
-def _measure(config, seeds):
-  records = []
-  for rng in map(np.random.default_rng, seeds):
-    cells = []
-    for _ in range(config["shapes_per_seed"]):
-      b, t, d, p = (int(rng.integers(1, config[k] + 1)) for k in (
-          "max_batch", "max_sequence", "max_width", "max_width"))
-      a, y = (jnp.asarray(rng.standard_normal((b, t, n))) for n in (d, p))
-      w = jnp.asarray(rng.standard_normal((p, d)))
-      grads = jax.vmap(jax.grad(_loss), in_axes=(None, 0, 0))(w, a, y)
-      exact = np.sum(np.asarray(grads) ** 2, axis=(1, 2))
-      ghost = np.asarray(ghost_weight_norms_squared(a, jnp.tanh(a @ w.T) - y))
-      cells.append({"shape": [b, t, d, p], "relative_error": float(np.max(
-          np.abs(ghost - exact) / np.maximum(exact, 1e-300)))})
-    records.append({"cells": cells})
-  return records
+  per_example_grads = jax.vmap(jax.grad(lambda w, a_i, y_i: jnp.sum(
+      jnp.log(jnp.cosh(a_i @ w.T)) - y_i * (a_i @ w.T))), in_axes=(None, 0, 0))
+  def cell(rng):
+    b, t, d, p = (int(rng.integers(1, config[k] + 1)) for k in (
+        "max_batch", "max_sequence", "max_width", "max_width"))
+    a, y = (jnp.asarray(rng.standard_normal((b, t, n))) for n in (d, p))
+    w = jnp.asarray(rng.standard_normal((p, d)))
+    exact = np.sum(np.asarray(per_example_grads(w, a, y)) ** 2, axis=(1, 2))
+    ghost = np.asarray(ghost_weight_norms_squared(a, jnp.tanh(a @ w.T) - y))
+    return {"shape": [b, t, d, p], "relative_error": float(np.max(
+        np.abs(ghost - exact) / np.maximum(exact, 1e-300)))}
+  return [{"cells": [cell(rng) for _ in range(config["shapes_per_seed"])]}
+          for rng in map(np.random.default_rng, seeds)]
 
 
 def _evaluate(config, records, alpha):
   errors = records["cells"]["relative_error"].ravel()
-  return Evaluation(
-      measured=errors.max(), ci=(errors.max(), errors.max()),
-      notes=f"largest relative difference of squared norms over "
-      f"{errors.size} random shapes (B <= {config['max_batch']}, T <= "
+  return Evaluation(measured=errors.max(), ci=(errors.max(),) * 2, notes=(
+      f"largest relative difference of squared norms over {errors.size} "
+      f"random shapes (B <= {config['max_batch']}, T <= "
       f"{config['max_sequence']}, d, p <= {config['max_width']}), float64; "
-      f"median {np.median(errors):.2e}.")
+      f"median {np.median(errors):.2e}."))
 
 
 def _plot(config, records, evaluation):
   _, t, d, p = records["cells"]["shape"].reshape(-1, 4).T
   fig, axes = figures.new_figure()
-  axes[0, 0].scatter(2 * t**2 / (d * p), np.maximum(
+  ax = axes[0, 0]
+  ax.scatter(2 * t**2 / (d * p), np.maximum(
       records["cells"]["relative_error"].ravel(), 1e-18), s=12)
-  axes[0, 0].axvline(1.0, color="k", linestyle="--", linewidth=1,
-                     label=r"switch rule $2T^2 = dp$")
-  axes[0, 0].set(xscale="log", yscale="log",
-                 xlabel=r"$2T^2/(dp)$ (ghost norm preferred left of 1)",
-                 ylabel="relative error vs materialised")
-  axes[0, 0].legend(fontsize=7)
+  ax.axvline(1.0, color="k", ls="--", lw=1, label=r"switch rule $2T^2 = dp$")
+  ax.set(xscale="log", yscale="log", ylabel="relative error vs materialised",
+         xlabel=r"$2T^2/(dp)$ (ghost norm preferred left of 1)")
+  ax.legend(fontsize=7)
   return fig
 
 
@@ -109,8 +87,9 @@ GHOST_NORM = Claim(
     tolerance_reason="An algebraic identity evaluated two ways in float64: "
     "the paths differ by summation order, O(T d p) roundings of 1e-16 each; "
     "1e-10 is far above that and far below any real discrepancy.",
-    experiment=Experiment("li2021.ghost_norm_equals_materialized", _config,
-                          _measure, seeds=8, quick_seeds=4),
-    evaluate=_evaluate, plot=_plot)
-
+    experiment=Experiment(
+        "li2021.ghost_norm_equals_materialized", lambda quick: {
+            "shapes_per_seed": 3 if quick else 20, "max_batch": 4,
+            "max_sequence": 8, "max_width": 12}, _measure, seeds=8,
+        quick_seeds=4), evaluate=_evaluate, plot=_plot)
 CLAIMS = (GHOST_NORM,)

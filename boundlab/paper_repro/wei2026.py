@@ -40,7 +40,8 @@ _k = sympy.Symbol("k", positive=True, integer=True)
 
 AVERAGED_ITERATE = PhaseDiagram(
     experiment_id="wei2026.langevin_runs", sampler=FixedDataLangevin(order=3),
-    expected_exponent=1.5, quick_dims=(16, 24, 32), full_dims=(32, 64, 128, 192),
+    expected_exponent=1.5, quick_dims=(16, 24, 32),
+    full_dims=(32, 64, 128, 192),
     # n = factor x d^{1.5}: 8 values over ~2 decades around d^{k/2}.
     grid_factors=tuple(np.geomspace(0.05, 4.0, 8).tolist()),
     seeds=64, quick_seeds=16).claim(

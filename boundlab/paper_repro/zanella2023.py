@@ -19,21 +19,19 @@ gradient is :math:`G e_{d+1}` in a coordinate no other example touches
 (:func:`boundlab.landscapes.with_gradient_canary`); the neighbouring data set
 has the canary's gradient set to 0. Training is full batch on a 20-example
 linear regression. Along :math:`e_{d+1}` the canary shifts step t's summed
-release by a known :math:`s_t` and the noise is Gaussian with the same
-variance under both hypotheses, so the attack scores
-:math:`\sum_t s_t r_t` (the Neyman-Pearson statistic), whose trade-off is
-exactly :math:`\mu`-GDP with :math:`\mu = \|s\|/(z C_1)`. DP-SGD:
-:math:`s_t = C`, :math:`\mu = \sqrt T/z`, the accountant's own. DiceSGD:
-:math:`s_0 = C_1` and :math:`s_t = C_1 + C_2` afterwards, once the error
+release by a known :math:`s_t` under Gaussian noise of equal variance under
+both hypotheses, so the attack scores :math:`\sum_t s_t r_t` (Neyman-Pearson),
+whose trade-off is exactly :math:`\mu`-GDP, :math:`\mu = \|s\|/(z C_1)`.
+DP-SGD: :math:`s_t = C`, :math:`\mu = \sqrt T/z`, the accountant's own.
+DiceSGD: :math:`s_0 = C_1`, then :math:`s_t = C_1 + C_2` once the error
 feedback returns what clipping removed (G is large enough for that).
 
-Verdict: the attack's error counts at a threshold chosen on half of the
-trials give a one-sided Clopper-Pearson lower bound on epsilon (frequentist,
-Bonferroni over the cells); the claim is refuted when that bound exceeds the
-accountant's epsilon. The Bayesian posterior, the Gaussian-DP reading
-:math:`\hat\mu` and the exact epsilon of the canary's releases (from the
-predicted :math:`\mu`; a lower bound on the mechanism's epsilon) are in the
-notes.
+Verdict: error counts at a threshold chosen on half of the trials give a
+one-sided Clopper-Pearson lower bound on epsilon (frequentist, Bonferroni
+over the cells), refuting the claim when above the accountant's epsilon. The
+notes give the Bayesian posterior, the Gaussian-DP reading :math:`\hat\mu`
+and the exact epsilon of the canary's releases (from the predicted
+:math:`\mu`; a lower bound on the mechanism's epsilon).
 """
 
 from __future__ import annotations
@@ -43,54 +41,48 @@ from boundlab.experiments.canary_audit import DICE_AUDIT, CanaryAudit
 
 PAPER = Paper(
     key="zanella2023", title="Bayesian Estimation of Differential Privacy",
-    authors="S. Zanella-Béguelin, L. Wutschitz, S. Tople, A. Salem, V. Rühle, "
-    "A. Paverd, M. Naseri, B. Köpf, D. Jones", arxiv="2206.05199",
+    authors="S. Zanella-Béguelin, L. Wutschitz, S. Tople, A. Salem, "
+    "V. Rühle, A. Paverd, M. Naseri, B. Köpf, D. Jones", arxiv="2206.05199",
     version="v2", venue="ICML 2023")
 
-DP_SGD = CanaryAudit("zanella2023.dp_sgd_audit_below_accountant", "dp_sgd")
 
-
-def _claim(audit, **fields):
-  return Claim(relation=Relation.LE, experiment=audit.experiment,
-               evaluate=audit.evaluate_lower_bound,
-               plot=audit.plot_lower_bound, paper=PAPER, **fields)
-
-
-def _bound(where: str, note: str) -> Bound:
-  return Bound(
-      name="audit lower bound / accountant epsilon <= 1", expression=1,
-      statement_latex=r"\underline{\varepsilon}_{\mathrm{audit}} \le "
-      r"\varepsilon_{\mathrm{accountant}}", citation=PAPER.cite(where, note))
+def _claim(audit, where: str, note: str, **fields) -> Claim:
+  return Claim(
+      paper=PAPER, relation=Relation.LE, experiment=audit.experiment,
+      evaluate=audit.evaluate_lower_bound, plot=audit.plot_lower_bound,
+      bound=Bound(name="audit lower bound / accountant epsilon <= 1",
+                  expression=1, citation=PAPER.cite(where, note),
+                  statement_latex=r"\underline{\varepsilon}_{\mathrm{audit}}"
+                  r" \le \varepsilon_{\mathrm{accountant}}"), **fields)
 
 
 DP_SGD_AUDIT = _claim(
-    DP_SGD, id="zanella2023.dp_sgd_audit_below_accountant",
+    CanaryAudit("zanella2023.dp_sgd_audit_below_accountant", "dp_sgd"),
+    "Abstract; method as in the authors' reference code "
+    "(privacy_estimates/joint_density.py)",
+    "An audit is a lower bound on the mechanism's epsilon: a correct "
+    "accountant can never be exceeded. Section numbers of the paper were not "
+    "read.", id="zanella2023.dp_sgd_audit_below_accountant",
     statement="A white-box gradient-canary audit of DP-SGD stays below the "
     "accountant's epsilon (the epsilon posterior of Bayesian estimation is "
     "reported beside the verdict's frequentist lower bound).",
     measurement="Full-batch DP-SGD at (2, 1e-5) by the PLD accountant, T in "
     "{2, 20}; scores = the Neyman-Pearson statistic of the releases along "
     "the canary coordinate; Clopper-Pearson lower bound on epsilon over the "
-    "accountant's epsilon, largest over cells.",
-    bound=_bound("Abstract; method as in the authors' reference code "
-                 "(privacy_estimates/joint_density.py)",
-                 "An audit is a lower bound on the mechanism's epsilon: a "
-                 "correct accountant can never be exceeded. Section numbers "
-                 "of the paper were not read."))
+    "accountant's epsilon, largest over cells.")
 
 DICE_AUDIT_CLAIM = _claim(
-    DICE_AUDIT, id="zanella2023.dicesgd_audit_below_stated_epsilon",
+    DICE_AUDIT, "DiceSGD's privacy statement (arXiv 2311.14632 (v2), "
+    "Theorem 3.8, not read) as calibrated by the official code",
+    "The code's calibration is read from github.com/564612540/DiceSGD at "
+    "246fcd2 [V]; whether the theorem prescribes the same noise is "
+    "unverified.", id="zanella2023.dicesgd_audit_below_stated_epsilon",
     statement="The same audit against DiceSGD (arXiv 2311.14632) with the "
     "noise its official code calibrates for (epsilon, delta) = (2, 1e-5): "
     "the audited epsilon stays below the stated 2.",
     measurement="Full-batch DiceSGD, C2/C1 in {1, 3}, T in {1, 2, 5, 20}, "
     "noise sigma(T floor(ln T + 1) steps) sqrt(1 + 2 C2/C1) as in the code "
     "(RDP); Clopper-Pearson lower bound on epsilon over 2, largest over "
-    "cells; the exact epsilon of the canary's releases in the notes.",
-    bound=_bound("DiceSGD's privacy statement (arXiv 2311.14632 (v2), "
-                 "Theorem 3.8, not read) as calibrated by the official code",
-                 "The code's calibration is read from github.com/564612540/"
-                 "DiceSGD at 246fcd2 [V]; whether the theorem prescribes the "
-                 "same noise is unverified."))
+    "cells; the exact epsilon of the canary's releases in the notes.")
 
 CLAIMS = (DP_SGD_AUDIT, DICE_AUDIT_CLAIM)

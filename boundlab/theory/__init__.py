@@ -19,6 +19,7 @@ from boundlab.theory.sharpness import (best_local_loss_change,
 from boundlab.theory.statistics import (abs_interval, accuracy_resolution,
                                         bootstrap_ci,
                                         extreme_mean_ci, mean_ci,
+                                        norm_of_mean_ci,
                                         simultaneous_mean_cis,
                                         nan_last_argmin, range_interval,
                                         selection_split, slope_ci)
@@ -38,7 +39,7 @@ __all__ = [
     "expected_clipped_gradient", "sharpness",
     "clipped_inner_products", "symmetric_descent_measure",
     "symmetrization_bias_terms", "bootstrap_ci", "extreme_mean_ci", "mean_ci",
-    "simultaneous_mean_cis",
+    "simultaneous_mean_cis", "norm_of_mean_ci",
     "slope_ci", "accuracy_resolution", "selection_split", "nan_last_argmin", "abs_interval", "range_interval",  "assignment_transport_cost", "clipped_direction_wasserstein",
     "clipped_projection", "w1_lower_confidence_bound_1d", "wasserstein_1",
 ]

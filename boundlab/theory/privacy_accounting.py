@@ -118,6 +118,17 @@ def calibrate_noise_multiplier(target_epsilon: float, delta: float,
       tol=v.check_positive("tolerance", tolerance)))
 
 
+def dp_sgd_noise_multiplier(target_epsilon: float, delta: float, *,
+                            steps: int, sampling_rate: float,
+                            accountant: str = "pld") -> float:
+  """The noise multiplier of T Poisson-sampled DP-SGD steps at the target
+  (epsilon, delta): :func:`calibrate_noise_multiplier` of
+  :func:`dp_sgd_event`."""
+  return calibrate_noise_multiplier(
+      target_epsilon, delta, lambda s: dp_sgd_event(
+          s, steps, sampling_rate=sampling_rate), accountant=accountant)
+
+
 def dice_sgd_code_noise_multiplier(target_epsilon: float, delta: float, *,
                                    sampling_rate: float, epochs: int,
                                    steps_per_epoch: int,
@@ -148,9 +159,7 @@ def dice_sgd_code_noise_multiplier(target_epsilon: float, delta: float, *,
   epochs = v.check_positive_int("epochs", epochs)
   steps_per_epoch = v.check_positive_int("steps_per_epoch", steps_per_epoch)
   ratio = v.check_positive("error_clip_ratio", error_clip_ratio)
-  accounted_steps = epochs * int(math.log(epochs) + 1) * steps_per_epoch
-  sigma = calibrate_noise_multiplier(
-      target_epsilon, delta,
-      lambda s: dp_sgd_event(s, accounted_steps, sampling_rate=q),
-      accountant=accountant)
+  sigma = dp_sgd_noise_multiplier(
+      target_epsilon, delta, sampling_rate=q, accountant=accountant,
+      steps=epochs * int(math.log(epochs) + 1) * steps_per_epoch)
   return sigma * math.sqrt(1 + 2 * ratio)

@@ -126,6 +126,31 @@ def simultaneous_mean_cis(samples, alpha: float = 0.05
           np.array([ci for _, ci in fits], dtype=float).reshape(k, 2))
 
 
+def norm_of_mean_ci(samples, alpha: float = 0.05
+                    ) -> tuple[float, tuple[float, float]]:
+  r"""The norm of a mean vector, :math:`\|\mathbb E X\|`, and an interval.
+
+  ``samples`` is (seeds, d). With the simultaneous coordinate intervals of
+  :func:`simultaneous_mean_cis` (level alpha / d each), the mean lies in
+  their box with probability >= 1 - alpha, so its norm lies between the
+  norms of the box's point nearest to 0 and its farthest corner. A
+  coordinate with zero spread over seeds (a deterministic one) enters with
+  its exact value.
+
+  Returns:
+    ``(||sample mean||, (lo, hi))``.
+  """
+  data = np.asarray(samples, dtype=float)
+  if data.ndim != 2:
+    raise ValueError(f"samples must be (seeds, d), got {data.shape}")
+  _, cis = simultaneous_mean_cis(data, alpha)
+  lo, hi = np.where((np.ptp(data, axis=0) == 0)[:, None], data[0][:, None],
+                    cis).T
+  return (float(np.linalg.norm(data.mean(0))),
+          (float(np.linalg.norm(np.clip(0.0, lo, hi))),
+           float(np.linalg.norm(np.maximum(np.abs(lo), np.abs(hi))))))
+
+
 def extreme_mean_ci(samples, alpha: float = 0.05, *, which: str = "max"):
   """The largest (or smallest) column mean, with simultaneous intervals.
 

@@ -11,7 +11,6 @@ statement is the textbook contraction of gradient descent on a quadratic,
 import dataclasses
 
 import jax
-import numpy as np
 import optax
 import sympy
 
