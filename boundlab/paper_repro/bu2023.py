@@ -9,6 +9,8 @@ section 3 [V]; the standard statement, not read in this paper:
 ``verified=False``). Problem: a two-layer tanh regression with layer gradients
 ~100x apart in scale (inputs of scale 100); a total C = 1 split uniformly or
 by dimension.
+
+No experiment family fits: an exact supremum per instance.
 """
 
 from __future__ import annotations

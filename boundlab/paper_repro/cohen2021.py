@@ -8,6 +8,10 @@ arXiv 2306.07850, Theorem 1); with momentum the threshold is
 appendix not read: ``verified=False``). Checked on :math:`\tfrac12(xy-1)^2`
 (minima of every sharpness :math:`x^2 + 1/x^2 \ge 2`); then progressive
 sharpening and the edge of stability under full-batch GD.
+
+No experiment family fits: the momentum claims are an exact inequality at
+every converged run's limit (range over runs), the others statistics of
+full-batch sharpness trajectories.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ perfect privacy (theorem number not read: ``verified=False``). Measured by
 :func:`boundlab.theory.tradeoff.shuffled_single_epoch_separation`: a
 Neyman-Pearson test of the worst-case single-epoch instance, threshold chosen
 and scored on disjoint halves.
+
+No experiment family fits: a Monte Carlo separation per (M, sigma)
+cell, the smallest cell mean with simultaneous intervals.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ scale that SGD's larger per-step gradients shrink more than GD's: a bias
 toward sparser solutions. Derived [D], matching the shared references'
 recollection of the theorem [R], whose number and exact perturbation term
 were not read: ``verified=False``.
+
+No experiment family fits: identities and ratios at the limits of
+deterministic runs, one data set per seed.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ are the paper's Lemma, recalled [R] and derived [D] in the shared references
 and re-derived here from :math:`\langle w_t, p_t\rangle = \beta(\langle
 w_{t-1}, p_{t-1}\rangle - \eta\|p_{t-1}\|^2)`; the lemma's number was not read:
 ``verified=False``.
+
+No experiment family fits: exact identities along every run.
 """
 
 from __future__ import annotations

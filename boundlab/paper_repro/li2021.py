@@ -9,6 +9,8 @@ matrices instead of the p x d gradient (the code's comment calls it "Eq. 3
 in the paper"; the equation number is [R]). The reference path,
 ``vmap(grad)`` of the layer's loss, never forms a Gram matrix; each random
 shape is its own program, hence the loop.
+
+No experiment family fits: one identity evaluated two ways per shape.
 """
 
 from __future__ import annotations

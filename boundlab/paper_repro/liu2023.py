@@ -11,6 +11,9 @@ step counts are not recorded [U]; our start box :math:`\theta_1 \in [0.02,
 0.4]` (negative curvature in the sharp coordinate) is Newton's basin of the
 saddle right of the maximum (found numerically [D]); from :math:`\theta_1 <
 0` Sophia's sign steps reach the local minimum instead (example figure).
+
+No experiment family fits: endpoints of deterministic runs from random
+starts, and per-coordinate z-tests of two estimators.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ solutions from balanced and unbalanced inits of several scales, and
 label-noise SGD from the sharpest ("training past convergence"), its points
 read at their GD limit :math:`\Phi(\theta)` (the nearby minimum, as in Li,
 Wang & Arora). Tr H is exact (dense Hessian).
+
+Only the equal-loss premise comes from a family
+(:func:`boundlab.experiments.equal_loss.loss_premise`): the claims compare
+solutions that all sit at zero loss, not runs crossing loss levels.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Experiment (one data set per seed; d, n, m as in the paper's synthetic
 experiment [R]): batch-1 SGD in shuffled epochs ("multi-pass SGD" [R]) at
 mid-window, k = 1.3, and at a tenth of it; full-batch GD at the large step
 (the issue's control; effective k < 1) and at SGD's effective k.
+
+No experiment family fits: statistics of four runs' dynamics per data
+set.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ batch size B is mean-square linearly stable iff
 Checked on random interpolating least squares (linear, so the linearisation
 is exact; :math:`H_i = x_i x_i^\top`) by the exact expectation over batches
 (numpy, one instance per seed): sampled runs have heavy-tailed mean squares.
+
+No experiment family fits: an exact computation per random instance,
+the interval the range over instances.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ gradient N(0, 1)). The paper's own experiments are on transformers; this toy
 isolates its mechanism (shared references, [D]), hence ``verified=False``.
 The same instances race GD, top-5%-clipped GD and signGD at their best
 learning rates (a per-instance ``TunedComparison``, one compiled run).
+
+The two sharpness claims fit no family: exact quantities per instance.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ SGD-stable minima have small l1 norm and GD-stable ones need not. Theorem
 number and constants not read (abstract only): ``verified=False``; the
 shared references derive the B = 1 trace bound from Mulayoff & Michaeli's
 necessary condition (16).
+
+No experiment family fits: each claim is an inequality at every converged
+run's limit (range over runs).
 """
 
 from __future__ import annotations
