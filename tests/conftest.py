@@ -10,6 +10,7 @@
 """
 
 import os
+import shutil
 
 import jax
 import pytest
@@ -44,4 +45,7 @@ def quick_run(tmp_path_factory):
   tests and the every-claim tests (the suite's budget pays for one pass)."""
   out = tmp_path_factory.mktemp("verify")
   assert cli.main(["verify", "--quick", "--out", str(out), "--no-progress"]) == 0
+  # Later tests rerun subsets into the same directory (to read its cache),
+  # which rewrites report.json: keep the full run's report apart.
+  shutil.copy(out / "report.json", out / "quick_report.json")
   return out

@@ -245,3 +245,32 @@ def test_cache_roundtrip_and_stable_keys(tmp_path):
   path.write_text("{ torn")
   assert cache.load("ns", key) is None             # torn file: recompute
   json.loads(json.dumps(_jsonio.to_jsonable({"a": np.arange(3)})))
+
+
+def test_an_undetermined_evaluation_needs_no_measured_bound_values():
+  k = sympy.Symbol("k")
+  claim = _claim(lambda config, records, alpha: Evaluation.undetermined(
+      "every run diverged"), bound=_bound(k, from_evaluation=("k",)))
+  verdict, _ = runner.judge(claim, {}, _records())
+  assert verdict.outcome is Outcome.INCONCLUSIVE and math.isnan(verdict.bound)
+  determined = _claim(lambda config, records, alpha: Evaluation(
+      0.0, (0.0, 0.0)), bound=_bound(k, from_evaluation=("k",)))
+  with pytest.raises(ValueError, match="takes"):
+    runner.judge(determined, {}, _records())
+
+
+def test_fresh_and_cached_records_are_the_same_value(tmp_path):
+  """A fresh record goes through the JSON the cache stores: same fields in
+  the same order, Python floats, whether computed now or read back."""
+  experiment = Experiment(
+      "test.order", lambda quick: {}, lambda config, seeds: [
+          {"sophia": np.float32(0.1) * s, "gd": {"b": [1, 2], "a": 3}}
+          for s in seeds], seeds=2, quick_seeds=2)
+  fresh, computed = runner.collect_records(experiment, {}, [1, 2],
+                                           CellCache(tmp_path), force=False)
+  cached, again = runner.collect_records(experiment, {}, [1, 2],
+                                         CellCache(tmp_path), force=False)
+  assert (computed, again) == (2, 0) and fresh == cached
+  assert list(fresh[0]) == ["gd", "sophia"] and list(fresh[0]["gd"]) == [
+      "a", "b"]
+  assert type(fresh[1]["sophia"]) is float

@@ -25,7 +25,7 @@ def test_list_shows_every_claim_with_citation(capsys):
 
 
 def test_report_follows_the_schema(quick_run):
-  report = json.loads((quick_run / "report.json").read_text())
+  report = json.loads((quick_run / "quick_report.json").read_text())
   assert {"boundlab_version", "device", "created", "claims"} <= set(report)
   assert len(report["claims"]) >= 6
   for claim in report["claims"]:

@@ -145,3 +145,14 @@ def test_dice_poisson_normalisation_equals_the_present_rows():
     ub, sb = b.update(present, sb)
     np.testing.assert_allclose(ua, ub, rtol=1e-14)
     np.testing.assert_allclose(sa.error, sb.error, rtol=1e-14)
+
+
+@given(g=npst.arrays(np.float64, 4, elements=st.floats(-1e3, 1e3)),
+       c=st.floats(1e-3, 1e3))
+def test_clip_factor_is_the_projection_scale(g, c):
+  """The ghost-norm path clips by clip_factor(||g||, c): the same projection
+  as theory.clip, up to rounding."""
+  from boundlab import theory
+  np.testing.assert_allclose(
+      theory.clip_factor(np.linalg.norm(g), c) * g,
+      np.asarray(theory.clip(jnp.asarray(g), c)), rtol=1e-12, atol=1e-300)

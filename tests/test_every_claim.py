@@ -29,7 +29,7 @@ CLAIMS = registry.all_claims()
 @pytest.fixture(scope="module")
 def report(quick_run):
   return {c["id"]: c for c in json.loads(
-      (quick_run / "report.json").read_text())["claims"]}
+      (quick_run / "quick_report.json").read_text())["claims"]}
 
 
 def test_the_registry_lists_every_claim_once():

@@ -249,6 +249,18 @@ class TestEqualLoss(FamilyContract):
     assert equal_loss.first_crossing([1.0, 0.5], 0.1) == -1
     assert equal_loss.first_crossing([0.05, 0.01], 0.1) == -1
 
+  def test_the_figure_draws_the_verdicts_intervals(self):
+    config, raw = self.raw()
+    records = Records(raw)
+    evaluation = self.family.evaluate_below_reference("sam")(config, records,
+                                                             0.05)
+    means, cis = theory.simultaneous_mean_cis(
+        self.family.log_ratios(config, records, "sam"), 0.05)
+    row = evaluation.tables["levels"]["sam"]
+    np.testing.assert_array_equal(row["cis"], cis)
+    assert evaluation.ci == (cis[:, 0].max(), cis[:, 1].max())
+    assert evaluation.measured == means.max() == row["means"].max()
+
   def test_a_level_never_reached_makes_it_inconclusive(self):
     config, raw = self.raw()
     config = {"loss_levels": [0.1, 1e-6]}

@@ -118,34 +118,62 @@ def test_built_in_papers_register_through_the_same_door():
                                   claim.experiment) is claim.experiment
 
 
+def _load(tmp_path, name, source):
+  path = tmp_path / f"{name}.py"
+  path.write_text(source)
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
 def test_cache_key_hashes_the_library_and_each_measure_own_module(tmp_path):
   # The library fingerprint leaves the paper modules out ...
   assert cache._in_library("boundlab.claims.runner")
   assert cache._in_library("boundlab.experiments.phase_diagram")
   assert not cache._in_library("boundlab.paper_repro.chen2020")
-  chen = registry.get_claim("chen2020.stall_fixed_point").experiment.measure
-  assert "boundlab.paper_repro.chen2020" in cache.measure_modules(chen)
-  # ... and a family's measure reaches the modules of what it was given.
+  files = {p.relative_to(cache._ROOT).as_posix()
+           for p in cache._library_files()}
+  assert "claims/runner.py" in files and "theory/clipping.py" in files
+  assert not {"cli.py", "claims/report.py", "paper_repro/__init__.py",
+              "paper_repro/lu2024.py"} & files
+  # ... a paper's measure reaches its module, and through module-level
+  # names the helpers of its package (chen2020's noise_law) ...
+  measure = registry.get_claim("chen2020.symmetric_noise_rate").experiment.measure
+  assert cache.measure_modules(measure) >= {
+      "boundlab.paper_repro.chen2020", "boundlab.paper_repro.chen2020.rates"}
+  # ... and a family's measure is library code (its config is hashed).
   phase = registry.get_claim("damian2023.smoothed_sgd_he3_exponent")
-  assert cache.measure_modules(phase.experiment.measure) >= {
-      "boundlab.experiments.phase_diagram"}
-  # Two outside modules: editing one changes its own fingerprint only.
-  fingerprints = {}
-  for name in ("paper_a", "paper_b"):
-    path = tmp_path / f"{name}.py"
-    path.write_text("def measure(config, seeds):\n  return []\n")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    fingerprints[name] = (module, cache.code_fingerprint(module.measure))
+  assert cache.measure_modules(phase.experiment.measure) == set()
+  # Outside modules: a measure that calls a helper module by name, or a
+  # function imported from it, changes its key when the helper changes; an
+  # unrelated module's edit does not.
+  names = ("helper_mod", "paper_a", "paper_b")
   try:
+    _load(tmp_path, "helper_mod", "def simulate(seeds):\n  return []\n")
+    a = _load(tmp_path, "paper_a", "import helper_mod\n"
+              "def measure(config, seeds):\n  return helper_mod.simulate("
+              "seeds)\n")
+    b = _load(tmp_path, "paper_b", "from helper_mod import simulate\n"
+              "def measure(config, seeds):\n  return simulate(seeds)\n")
+    before = {m: cache.code_fingerprint(m.measure) for m in (a, b)}
     (tmp_path / "paper_b.py").write_text(
-        "def measure(config, seeds):\n  return [{}]  # edited\n")
-    a, before_a = fingerprints["paper_a"]
-    b, before_b = fingerprints["paper_b"]
-    assert cache.code_fingerprint(a.measure) == before_a
-    assert cache.code_fingerprint(b.measure) != before_b
+        "from helper_mod import simulate\ndef measure(config, seeds):\n"
+        "  return simulate(seeds)  # edited\n")
+    assert cache.code_fingerprint(a.measure) == before[a]
+    assert cache.code_fingerprint(b.measure) != before[b]
+    (tmp_path / "helper_mod.py").write_text(
+        "def simulate(seeds):\n  return [{}]\n")
+    assert cache.code_fingerprint(a.measure) != before[a]
   finally:
-    for name in fingerprints:
-      del sys.modules[name]
+    for name in names:
+      sys.modules.pop(name, None)
+
+
+def test_cache_key_of_code_without_a_file_follows_its_bytecode():
+  namespace = {"__name__": "__main__"}
+  exec("def measure(config, seeds):\n  return [{'x': 1}]\n", namespace)
+  first = cache.code_fingerprint(namespace["measure"])
+  exec("def measure(config, seeds):\n  return [{'x': 2}]\n", namespace)
+  assert cache.code_fingerprint(namespace["measure"]) != first

@@ -35,3 +35,12 @@ def test_bad_inputs():
     shuffled_single_epoch_separation(jax.random.key(0), 10, 0.0)
   with pytest.raises(ValueError, match="num_rounds"):
     separation_lower_bound(1)
+
+
+def test_ertan2026_bound_object_matches_the_numeric_helper():
+  """The claim evaluates the theorem's bound from its sympy expression; the
+  numeric helper of theory.tradeoff is an independent transcription."""
+  from boundlab.paper_repro import ertan2026
+  for m in (2, 10, 100, 1000, 10**6):
+    assert ertan2026.KAPPA_BOUND.evaluate(M=m) == pytest.approx(
+        separation_lower_bound(m), rel=1e-15)

@@ -46,6 +46,7 @@ import optax
 from boundlab import _validation as v
 from boundlab.algorithms.clipping import check_clip_norm
 from boundlab.algorithms.ghost_norm import bias_norms_squared, dense_norms_squared
+from boundlab.theory.clipping import clip_factor
 
 STYLES = ("all-layer", "layer-wise")
 
@@ -137,11 +138,11 @@ def clipped_gradient_sum(params: list[dict], inputs: jax.Array,
                         for a, g in zip(layer_inputs, output_grads)])
   if style == "all-layer":
     norms = jnp.sqrt(jnp.sum(layer_sq, axis=0))
-    factors = [clip_norm / jnp.maximum(norms, clip_norm)] * len(params)
+    factors = [clip_factor(norms, clip_norm)] * len(params)
   else:
     norms = jnp.sqrt(layer_sq)
     layer_clip = clip_norm / math.sqrt(len(params))
-    factors = list(layer_clip / jnp.maximum(norms, layer_clip))
+    factors = list(clip_factor(norms, layer_clip))
   clipped = [{"w": (c[:, None] * g).T @ a, "b": c @ g}
              for c, a, g in zip(factors, layer_inputs, output_grads)]
   return clipped, norms

@@ -58,6 +58,9 @@ def stack(values: Sequence[Any], path: str = "records") -> Any:
     except (TypeError, ValueError):
       raise ValueError(f"{path}: fields must have one shape and a numeric, "
                        "boolean or string type for every seed") from None
+  # Claims that share an experiment share its Records: read-only, so one
+  # claim's evaluation cannot change another's data.
+  array.flags.writeable = False
   return array
 
 
@@ -112,8 +115,12 @@ class Records:
     """First non-finite step of each seed's runs (-1: none), ``(seeds,)``."""
     if "diverged_at" not in self._fields:
       return np.full(len(self.raw), -1, dtype=int)
-    return np.asarray(self._fields["diverged_at"], dtype=int).reshape(
-        len(self.raw))
+    steps = np.asarray(self._fields["diverged_at"], dtype=int)
+    if steps.shape != (len(self.raw),):
+      raise ValueError(f"a record's diverged_at must be one step per seed (the "
+                       f"first non-finite step of its runs, -1: none), got "
+                       f"shape {steps.shape[1:]} per seed")
+    return steps
 
   def __repr__(self) -> str:
     return f"Records({len(self.raw)} seeds, fields {sorted(self._fields)})"

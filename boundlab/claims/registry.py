@@ -19,11 +19,13 @@ modules and the entry points.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -99,13 +101,17 @@ def load(spec: str) -> ModuleType:
   """Imports and registers a paper module given by name or ``.py`` path."""
   discover()
   path = Path(spec)
-  if spec.endswith(".py") or path.exists():
+  if spec.endswith(".py") or path.is_file():
     if not path.is_file():
       raise ValueError(f"--papers: no such file {spec!r}")
-    name = "boundlab_papers_" + re.sub(r"\W", "_", path.resolve().stem)
+    # The module name carries the file's location, so two files of the same
+    # name are two modules (and the cache hashes each one's own source).
+    resolved = path.resolve()
+    stem = re.sub(r"\W", "_", resolved.stem)
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    name = f"boundlab_papers_{stem}_{digest}"
     existing = sys.modules.get(name)
-    if existing is not None and Path(existing.__file__).resolve() == \
-        path.resolve():
+    if existing is not None:
       return register(existing)
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
@@ -135,7 +141,14 @@ def discover() -> None:
   for name in paper_repro.MODULES:
     register(importlib.import_module(f"{paper_repro.__name__}.{name}"))
   for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-    register(entry.load())
+    # An installed package's broken paper must not take boundlab down: it
+    # is reported and left out.
+    try:
+      register(entry.load())
+    except Exception as e:  # noqa: BLE001 -- any failure of outside code
+      warnings.warn(f"boundlab: paper entry point {entry.name!r} "
+                    f"({entry.value}) not registered: {type(e).__name__}: {e}",
+                    stacklevel=2)
   _discovered = True
 
 

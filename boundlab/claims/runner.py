@@ -61,7 +61,10 @@ def collect_records(experiment: Experiment, config: dict, seeds: Sequence[int],
       raise RuntimeError(f"{experiment.id}: measure returned {len(new)} "
                          f"records for {len(missing)} seeds")
     for s, record in zip(missing, new):
-      record = _jsonio.to_jsonable(record)
+      # Through the JSON the cache stores (sorted keys, Python floats), so a
+      # fresh record and a cached one are the same value, field order too.
+      record = json.loads(json.dumps(_jsonio.to_jsonable(record),
+                                     sort_keys=True))
       cache.store(experiment.id, keys[s], record)
       records[s] = record
   return [records[s] for s in seeds], len(missing)
@@ -71,8 +74,14 @@ def judge(claim: Claim, config: dict,
           records: Records) -> tuple[Verdict, Evaluation]:
   """Evaluates the records, the bound, and the claim's decision rule."""
   evaluation = claim.evaluate(config, records, claim.false_fail_rate)
-  bound = claim.bound.value(config, evaluation.bound_values)
   ci = tuple(float(x) for x in evaluation.ci)
+  measured = float(evaluation.measured)
+  undetermined = not all(math.isfinite(x) for x in (*ci, measured))
+  if undetermined and set(evaluation.bound_values) != set(
+      claim.bound.from_evaluation):
+    bound = math.nan     # no measurement, so no measured bound symbols
+  else:
+    bound = claim.bound.value(config, evaluation.bound_values)
   outcome = decide(claim.relation, ci, (bound, bound), claim.tolerance)
   notes = evaluation.notes
   diverged = records.diverged_at[records.diverged_at >= 0]
@@ -83,10 +92,10 @@ def judge(claim: Claim, config: dict,
   elif evaluation.inconclusive_reason:
     outcome = Outcome.INCONCLUSIVE
     notes = f"{evaluation.inconclusive_reason} {notes}".strip()
-  elif not all(math.isfinite(x) for x in (*ci, evaluation.measured)):
+  elif undetermined:
     outcome = Outcome.INCONCLUSIVE
   verdict = Verdict(
-      claim_id=claim.id, outcome=outcome, measured=float(evaluation.measured),
+      claim_id=claim.id, outcome=outcome, measured=measured,
       ci=ci, bound=bound, bound_ci=(bound, bound), relation=claim.relation,
       tolerance=claim.tolerance, sample_size=len(records),
       false_fail_rate=claim.false_fail_rate, notes=notes)

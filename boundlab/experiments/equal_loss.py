@@ -98,6 +98,18 @@ class EqualLoss:
     with np.errstate(invalid="ignore", divide="ignore"):
       return np.log10(value[method] / value[self.reference])
 
+  def _levels_table(self, config, records, alpha) -> dict:
+    """Per non-reference method (complete seeds only): the mean log ratio
+    per level and the Bonferroni-simultaneous intervals a verdict uses."""
+    table = {}
+    for m in (m for m in self.methods if m != self.reference):
+      ratios = self.log_ratios(config, records, m)
+      ratios = ratios[np.all(np.isfinite(ratios), axis=1)]
+      if len(ratios) >= 2:
+        means, cis = theory.simultaneous_mean_cis(ratios, alpha)
+        table[m] = {"means": means, "cis": cis}
+    return table
+
   def evaluate_below_reference(self, method: str, notes: Callable | None = None):
     """``evaluate`` of "method's value is below the reference's at every
     level": the largest level mean of the log10 ratio."""
@@ -121,7 +133,8 @@ class EqualLoss:
                  for m in self.methods}
       return Evaluation(
           measured=mean, ci=ci, inconclusive_reason=reason,
-          tables={"log_ratio": complete},
+          tables={"log_ratio": complete,
+                  "levels": self._levels_table(config, records, alpha)},
           notes=f"log10({self.label} {method} / {self.label} "
           f"{self.reference}) where the training loss first reaches each "
           f"level {levels} (log-log interpolated between records); the "
@@ -140,7 +153,8 @@ class EqualLoss:
 
   def plot(self, colors: dict | None = None):
     """Training loss per method with the levels, and the log ratios per
-    level (every non-reference method, 95% intervals)."""
+    level (every non-reference method, the verdict's simultaneous
+    intervals)."""
 
     def plot(config, records, evaluation):
       palette = colors or dict(zip(self.methods, figures.PALETTE.values()))
@@ -156,22 +170,17 @@ class EqualLoss:
       axes[0, 0].set_ylabel("training loss (dotted: comparison levels)")
       axes[0, 0].legend(fontsize=7)
       labels = [str(lv) for lv in config[self.levels]]
-      others = [m for m in self.methods if m != self.reference]
-      for k, m in enumerate(others):
-        ratios = self.log_ratios(config, records, m)
-        ratios = ratios[np.all(np.isfinite(ratios), axis=1)]
-        if len(ratios) < 2:
-          continue
-        cis = [theory.mean_ci(ratios[:, j]) for j in range(ratios.shape[1])]
-        figures.intervals(axes[0, 1], labels, [c[0] for c in cis],
-                          [c[1] for c in cis], color=palette[m],
-                          label=m.upper(),
-                          offset=0.1 * (k - (len(others) - 1) / 2))
+      table = evaluation.tables.get("levels", {})
+      for k, (m, row) in enumerate(table.items()):
+        figures.intervals(axes[0, 1], labels, row["means"], row["cis"],
+                          color=palette[m], label=m.upper(),
+                          offset=0.1 * (k - (len(table) - 1) / 2))
       figures.horizontal_reference(axes[0, 1], 0.0,
                                    label=f"as flat as {self.reference.upper()}")
       axes[0, 1].set_xlabel("training-loss level")
       axes[0, 1].set_ylabel(f"log10 {self.label} / {self.label}"
-                            f"({self.reference.upper()}) at that loss")
+                            f"({self.reference.upper()}) at that loss "
+                            "(Bonferroni over levels)")
       axes[0, 1].legend(fontsize=7)
       return fig
     return plot

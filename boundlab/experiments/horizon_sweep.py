@@ -14,9 +14,9 @@ the record of a seed is one value per T and per quantity. Two readings:
 * :meth:`HorizonSweep.evaluate_ratio` -- the worst ratio over T of the
   measure to the stated right-hand side, with simultaneous intervals
   (Bonferroni over the T's). The right-hand side may depend on a quantity
-  estimated along the same runs (a mean clipping bias) and must increase in
-  it: the measure's upper end is divided by the right-hand side at the
-  estimate's lower end, and conversely.
+  estimated along the same runs (a mean clipping bias), monotone in it: the
+  interval is the range of the ratio over the box of the two intervals
+  (attained at its corners).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class HorizonSweep:
     constants: names of ``landscape.constants`` to record (the bound's
       constants: an initial gap, a smoothness).
     rhs: ``(config, records, T, estimate) -> value``: the stated right-hand
-      side at every T (``T`` and ``estimate`` arrays over the horizons);
-      drawn in the figure and used by :meth:`evaluate_ratio`.
+      side at every T (``T`` and ``estimate`` arrays over the horizons),
+      positive and monotone in the estimate; drawn in the figure and used by
+      :meth:`evaluate_ratio`.
     estimated: record field the right-hand side depends on (or ``None``).
     batch_size: examples per step.
     horizons: config key of the grid of T.
@@ -124,7 +125,12 @@ class HorizonSweep:
         b, b_ci = np.zeros(len(horizons)), np.zeros((len(horizons), 2))
       rhs = lambda estimate: self.rhs(config, records, horizons, estimate)
       points = m / rhs(b)
-      lows, highs = m_ci[:, 0] / rhs(b_ci[:, 1]), m_ci[:, 1] / rhs(b_ci[:, 0])
+      # Every pairing of the two intervals' ends: the ratio is monotone in
+      # each, so its range over the box is attained at a corner (the
+      # measure's interval may straddle 0).
+      corners = np.array([m_end / rhs(b_end) for m_end in m_ci.T
+                          for b_end in b_ci.T])
+      lows, highs = corners.min(axis=0), corners.max(axis=0)
       worst = int(np.argmax(points))
       return Evaluation(
           measured=points[worst], ci=(lows.max(), highs.max()),

@@ -361,6 +361,15 @@ class PhaseDiagram:
     """A claim that the exponent of ``series`` is the paper's, within the
     declared tolerance (``fields``: paper, statement, measurement, bound,
     tolerance, tolerance_reason)."""
-    return Claim(id=id, relation=Relation.APPROX, experiment=self.experiment,
-                 evaluate=self.evaluate(series), plot=self.plot(series),
-                 **fields)
+    claim = Claim(id=id, relation=Relation.APPROX, experiment=self.experiment,
+                  evaluate=self.evaluate(series), plot=self.plot(series),
+                  **fields)
+    # The n-grid is built around the expected exponent: it must be the
+    # bound's value, or the grid and the verdict would disagree.
+    for quick in (True, False):
+      config = self.config(quick)
+      if claim.bound.value(config) != config["expected_exponent"]:
+        raise ValueError(f"claim {id}: the bound's value "
+                         f"{claim.bound.value(config)} is not the family's "
+                         f"expected_exponent {config['expected_exponent']}")
+    return claim

@@ -1,6 +1,6 @@
 """Math only: statistics, estimators and the numerics of bounds."""
 
-from boundlab.theory.clipping import clip, clip_per_example
+from boundlab.theory.clipping import clip, clip_factor, clip_per_example
 from boundlab.theory.clipping_bias import (clipped_fixed_point,
                                            clipped_inner_products,
                                            expected_clipped_gradient,
@@ -35,7 +35,7 @@ __all__ = [
     "hutchinson_trace", "lanczos_tridiagonal", "spectral_density",
     "top_eigenvalues", "best_local_loss_change",
     "directional_sharpness", "linear_probe_accuracy",
-    "clip", "clip_per_example", "clipped_fixed_point",
+    "clip", "clip_factor", "clip_per_example", "clipped_fixed_point",
     "expected_clipped_gradient", "sharpness",
     "clipped_inner_products", "symmetric_descent_measure",
     "symmetrization_bias_terms", "bootstrap_ci", "extreme_mean_ci", "mean_ci",

@@ -10,12 +10,20 @@ clip through these two functions.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import optax
 
 
 def clip(tree, clip_norm):
   r"""Projects one gradient (any pytree) onto the L2 ball of radius ``clip_norm``."""
   return optax.projections.projection_l2_ball(tree, clip_norm)
+
+
+def clip_factor(norm, clip_norm):
+  r"""The projection's scale :math:`\min(1, c/\|g\|)` from a norm already
+  known (a ghost norm), without the gradient: ``clip(g, c) = clip_factor(
+  ||g||, c) * g``."""
+  return clip_norm / jnp.maximum(norm, clip_norm)
 
 
 def clip_per_example(per_example_tree, clip_norm):
