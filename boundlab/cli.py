@@ -56,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _configure_jax():
+def _configure():
+  # Figures are files here; never open a window (set before pyplot loads;
+  # the library itself leaves the backend to the user, so notebooks show
+  # plots inline).
+  import matplotlib
+  matplotlib.use("Agg")
   import jax
   # Bounds are checked in float64: rounding must not decide a verdict.
   jax.config.update("jax_enable_x64", True)
@@ -147,7 +152,7 @@ def _cmd_repro(args) -> int:
 def main(argv=None) -> int:
   try:
     args = _parser().parse_args(argv)
-    _configure_jax()
+    _configure()
     return {"list": _cmd_list, "verify": _cmd_verify,
             "repro": _cmd_repro}[args.command](args)
   except (_UsageError, ValueError, OSError) as e:

@@ -12,11 +12,15 @@
 import os
 import shutil
 
-import jax
-import pytest
-from hypothesis import HealthCheck, settings
+# Figures are files in the tests (before matplotlib is imported anywhere);
+# the notebook test clears it for its kernels, which must show plots inline.
+os.environ.setdefault("MPLBACKEND", "Agg")
 
-from boundlab import cli
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from boundlab import cli  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are files; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # Colour-blind-safe (Okabe & Ito); fixed roles so a method keeps its colour
 # across every figure.
