@@ -55,13 +55,26 @@ def to_jsonable(obj: Any) -> Any:
   return obj
 
 
+def _file_mode() -> int:
+  """The mode a plain ``open`` would give a new file (0o666 less the umask):
+  temporary files are 0o600, and results are meant to be shared."""
+  umask = os.umask(0)
+  os.umask(umask)
+  return 0o666 & ~umask
+
+
+_MODE = _file_mode()
+
+
 def atomic_write_bytes(path: Path, write) -> None:
-  """Calls ``write(file)`` on a temporary file, then renames it to ``path``."""
+  """Calls ``write(file)`` on a temporary file, then renames it to ``path``
+  (with the permissions of an ordinary new file)."""
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                              suffix=".tmp")
   try:
+    os.fchmod(fd, _MODE)
     with os.fdopen(fd, "wb") as f:
       write(f)
       f.flush()

@@ -1,13 +1,18 @@
-"""The ``boundlab`` command: ``list``, ``verify``, ``repro``.
+"""The ``boundlab`` command: ``list``, ``verify``, ``repro``, ``cite``.
 
-Exit codes: 0 whatever the verdicts; 1 with ``verify --strict`` when a claim is
-violated; 2 on any error (one line on stderr, no traceback).
+``verify`` and ``repro`` run in quick mode (smaller sizes, fewer seeds, the
+same code) unless ``--full`` is given. Exit codes: 0 whatever the verdicts; 1
+with ``verify --strict`` when a claim is violated; 2 on any error (one line on
+stderr, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -31,28 +36,47 @@ def _parser() -> argparse.ArgumentParser:
       "--papers", action="append", default=[], metavar="MODULE_OR_PATH",
       help="also register the paper module with this import name or .py "
       "path (repeatable)")
-  sub.add_parser("list", help="list every claim", parents=[papers])
+  run = argparse.ArgumentParser(add_help=False)
+  mode = run.add_mutually_exclusive_group()
+  mode.add_argument("--full", action="store_true",
+                    help="full size: more seeds, larger problems (the phase "
+                    "diagrams need a GPU)")
+  mode.add_argument("--quick", action="store_true",
+                    help="quick mode, the default (smaller sizes and fewer "
+                    "seeds, the same code)")
+  run.add_argument("--seed", default=0, type=int, help="root seed (>= 0)")
+  run.add_argument("--no-progress", action="store_true",
+                   help="no progress bar")
+  run.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run experiments on a local Dask cluster of N "
+                   "worker processes (default: in this process)")
+  run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run experiments on the Dask cluster at ADDRESS "
+                   "(e.g. tcp://host:8786; see the docs for SLURM/PBS)")
+  listing = sub.add_parser("list", help="list the claims", parents=[papers])
+  listing.add_argument("pattern", nargs="?", metavar="REGEX",
+                       help="claims whose id matches")
+  listing.add_argument("--json", action="store_true",
+                       help="one JSON object per claim, as a list")
+  listing.add_argument("--out", default="out", type=Path,
+                       help="output directory whose cache holds measured "
+                       "costs (default out)")
   v = sub.add_parser("verify", help="run claims and write a report",
-                     parents=[papers])
-  v.add_argument("--quick", action="store_true",
-                 help="smaller sizes and fewer seeds (same code)")
+                     parents=[papers, run])
   v.add_argument("--only", metavar="REGEX", help="claims whose id matches")
   v.add_argument("--out", default="out", type=Path, help="output directory")
-  v.add_argument("--seed", default=0, type=int, help="root seed (>= 0)")
   v.add_argument("--force", action="store_true",
                  help="recompute cached cells")
   v.add_argument("--strict", action="store_true",
                  help="exit 1 if any claim is violated")
-  v.add_argument("--no-progress", action="store_true",
-                 help="no progress bar")
   r = sub.add_parser("repro", help="regenerate a paper's figures",
-                     parents=[papers])
+                     parents=[papers, run])
   r.add_argument("paper", help="paper key, e.g. chen2020 (see 'boundlab list')")
-  r.add_argument("--quick", action="store_true")
   r.add_argument("--out", default=None, type=Path,
                  help="output directory (default out/repro/<paper>)")
-  r.add_argument("--seed", default=0, type=int)
-  r.add_argument("--no-progress", action="store_true")
+  c = sub.add_parser("cite", help="print a paper's BibTeX entry",
+                     parents=[papers])
+  c.add_argument("paper", help="paper key, e.g. chen2020")
   return p
 
 
@@ -75,18 +99,68 @@ def _registry(args):
   return registry
 
 
+def _cost(claim, out: Path, quick: bool) -> float | None:
+  """Seconds the last measurement of the claim's experiment took, from the
+  cache under ``out`` (None if it never ran there)."""
+  from boundlab.claims import runner
+  return runner.measured_seconds(out / "cache", claim.experiment.id, quick)
+
+
+def _claim_row(claim, out: Path) -> dict:
+  citation = claim.bound.citation
+  return {"id": claim.id, "paper": claim.paper.key,
+          "statement": claim.statement, "source": citation.short(),
+          "verified": citation.verified, "relation": claim.relation.value,
+          "experiment": claim.experiment.id,
+          "seeds": {"quick": claim.num_seeds(True),
+                    "full": claim.num_seeds(False)},
+          "full_needs_gpu": claim.experiment.full_needs_gpu,
+          "seconds": {"quick": _cost(claim, out, True),
+                      "full": _cost(claim, out, False)}}
+
+
 def _cmd_list(args) -> int:
-  claims = _registry(args).all_claims()
-  width = max(len(c.id) for c in claims)
-  print(f"{'claim'.ljust(width)}  verified  source  statement")
-  for c in claims:
-    cit = c.bound.citation
-    print(f"{c.id.ljust(width)}  {'yes' if cit.verified else 'NO '}       "
-          f"arXiv {cit.arxiv} ({cit.version}), {cit.where}: {c.statement}")
-  print(f"\n{len(claims)} claims from "
-        f"{len({c.paper.key for c in claims})} papers. 'NO' = constants not "
-        "checked against the paper text.")
+  registry = _registry(args)
+  claims = (registry.select_claims(args.pattern) if args.pattern
+            else registry.all_claims())
+  rows = [_claim_row(c, args.out) for c in claims]
+  if args.json:
+    print(json.dumps(rows, indent=1))
+    return 0
+  seconds = lambda x: "-" if x is None else f"{x:.0f} s"
+  width = max(len(r["id"]) for r in rows)
+  print(f"{'claim'.ljust(width)}  verified  quick   full")
+  for r in rows:
+    print(f"{r['id'].ljust(width)}  {'yes' if r['verified'] else 'NO '}       "
+          f"{seconds(r['seconds']['quick']).ljust(6)}  "
+          f"{seconds(r['seconds']['full'])}"
+          + (" (GPU)" if r["full_needs_gpu"] else ""))
+    for line in textwrap.wrap(f"{r['source']}: {r['statement']}", 76):
+      print(f"    {line}")
+  print("\n" + textwrap.fill(
+      f"{len(rows)} claims from {len({r['paper'] for r in rows})} papers. "
+      "'NO' = constants not checked against the paper text. quick / full: "
+      f"seconds of the last measurement cached under {args.out}/ ('-': not "
+      "run there); (GPU): full mode is meant for a GPU.", 80))
   return 0
+
+
+def _cmd_cite(args) -> int:
+  print(_registry(args).paper_module(args.paper).PAPER.bibtex())
+  return 0
+
+
+def _check_out(out: Path) -> Path:
+  """The output directory, made and proven writable before any work."""
+  out = Path(out)
+  if out.exists() and not out.is_dir():
+    raise ValueError(f"--out must be a directory, got the file {out}")
+  out.mkdir(parents=True, exist_ok=True)
+  try:
+    tempfile.TemporaryFile(dir=out).close()
+  except OSError as e:
+    raise ValueError(f"--out {out} is not writable: {e.strerror}") from None
+  return out
 
 
 def _progress(total: int, enabled: bool):
@@ -95,13 +169,31 @@ def _progress(total: int, enabled: bool):
               file=sys.stderr, dynamic_ncols=True)
 
 
-def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
+def _executor(args):
+  """None (this process), or a Dask client for --workers / --scheduler."""
+  if args.workers is None and args.scheduler is None:
+    return None
+  if args.workers is not None and args.scheduler is not None:
+    raise ValueError("give either --workers or --scheduler, not both")
+  from boundlab.claims import parallel
+  if args.scheduler is not None:
+    return parallel.connect(args.scheduler)
+  if args.workers < 1:
+    raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+  return parallel.local_cluster(args.workers)
+
+
+def _run_and_report(claims, out: Path, args, *, force):
   from boundlab.claims import report as report_mod
   from boundlab.claims import runner
-  if seed < 0:
-    raise ValueError(f"--seed must be an integer >= 0, got {seed}")
+  if args.seed < 0:
+    raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+  quick = not args.full
+  out = _check_out(out)
   start = time.perf_counter()
-  bar = _progress(len(claims), progress)
+  print(f"boundlab: {len(claims)} claims in {'quick' if quick else 'full'} "
+        f"mode -> {out}/", file=sys.stderr)
+  bar = _progress(len(claims), not args.no_progress)
   state = {"first": True}
 
   def on_claim(claim):
@@ -110,13 +202,17 @@ def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
     state["first"] = False
     bar.set_description(claim.id)
 
+  executor = _executor(args)
   try:
-    runs = runner.run_claims(claims, out, quick=quick, seed=seed, force=force,
-                             on_claim=on_claim)
+    runs = runner.run_claims(claims, out, quick=quick, seed=args.seed,
+                             force=force, on_claim=on_claim,
+                             executor=executor)
     bar.update(1)
   finally:
     bar.close()
-  rep = report_mod.build_report(runs, quick=quick, seed=seed)
+    if executor is not None:
+      executor.close()
+  rep = report_mod.build_report(runs, quick=quick, seed=args.seed)
   json_path, md_path = report_mod.write_report(rep, out)
   print(report_mod.format_table(rep))
   counts = runner.summary_counts(runs)
@@ -131,19 +227,16 @@ def _run_and_report(claims, out: Path, *, quick, seed, force, progress):
 
 def _cmd_verify(args) -> int:
   claims = _registry(args).select_claims(args.only)
-  _, counts = _run_and_report(claims, args.out, quick=args.quick,
-                              seed=args.seed, force=args.force,
-                              progress=not args.no_progress)
+  _, counts = _run_and_report(claims, args.out, args, force=args.force)
   return 1 if args.strict and counts["violated"] else 0
 
 
 def _cmd_repro(args) -> int:
   module = _registry(args).paper_module(args.paper)
   out = args.out or Path("out") / "repro" / args.paper
-  _run_and_report(list(module.CLAIMS), out, quick=args.quick, seed=args.seed,
-                  force=False, progress=not args.no_progress)
+  _run_and_report(list(module.CLAIMS), out, args, force=False)
   extra = getattr(module, "example_figures", None)
-  paths = extra(out / "figures", quick=args.quick) if extra else []
+  paths = extra(out / "figures", quick=not args.full) if extra else []
   for path in paths:
     print(f"figure: {path}")
   return 0
@@ -153,8 +246,8 @@ def main(argv=None) -> int:
   try:
     args = _parser().parse_args(argv)
     _configure()
-    return {"list": _cmd_list, "verify": _cmd_verify,
-            "repro": _cmd_repro}[args.command](args)
+    return {"list": _cmd_list, "verify": _cmd_verify, "repro": _cmd_repro,
+            "cite": _cmd_cite}[args.command](args)
   except (_UsageError, ValueError, OSError) as e:
     print(f"boundlab: error: {e}", file=sys.stderr)
     return 2

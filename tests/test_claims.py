@@ -274,3 +274,20 @@ def test_fresh_and_cached_records_are_the_same_value(tmp_path):
   assert list(fresh[0]) == ["gd", "sophia"] and list(fresh[0]["gd"]) == [
       "a", "b"]
   assert type(fresh[1]["sophia"]) is float
+
+
+def test_papers_and_citations_take_a_doi_or_a_book():
+  book = Paper(key="nesterov2018", title="Lectures on Convex Optimization",
+               authors="Y. Nesterov", book="Springer, 2nd ed., 2018")
+  citation = book.cite("Theorem 2.1.15")
+  assert citation.short() == "Springer, 2nd ed., 2018, Theorem 2.1.15"
+  assert book.bibtex().startswith("@book{nesterov2018,") and "year = {2018}" \
+      in book.bibtex()
+  doi = Paper(key="polyak1964", title="Some methods of speeding up",
+              authors="B. T. Polyak", doi="10.1016/0041-5553(64)90137-5",
+              venue="USSR Comp. Math. and Math. Physics 1964")
+  assert doi.cite("Eq. 9").short().startswith("doi:10.1016/")
+  with pytest.raises(ValueError, match="needs a source"):
+    Paper(key="none", title="t", authors="a")
+  with pytest.raises(ValueError, match="version"):
+    Paper(key="nover", title="t", authors="a", arxiv="2101.00001")

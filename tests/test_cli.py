@@ -126,3 +126,41 @@ def test_killed_run_resumes_without_losing_cells(tmp_path):
   assert len(report["claims"]) == 4
   reused = int(re.search(r"(\d+) from cache", done.stdout).group(1))
   assert reused >= len(before)
+
+
+def test_verify_defaults_to_quick_and_checks_out_first(tmp_path, capsys):
+  target = tmp_path / "a_file"
+  target.write_text("")
+  start = time.perf_counter()
+  assert cli.main(["verify", "--out", str(target), "--no-progress"]) == 2
+  assert "--out must be a directory" in capsys.readouterr().err
+  assert time.perf_counter() - start < 30        # refused before any run
+  assert cli.main(["verify", "--full", "--quick"]) == 2    # one mode only
+  out = tmp_path / "out"
+  assert cli.main(["verify", "--only", "stall", "--out", str(out),
+                   "--no-progress"]) == 0
+  assert "quick mode" in capsys.readouterr().err
+  report = json.loads((out / "report.json").read_text())
+  assert report["quick"] is True
+  assert oct((out / "report.json").stat().st_mode & 0o044) == oct(0o044)
+
+
+def test_list_filters_costs_and_json(quick_run, capsys):
+  assert cli.main(["list", "^chen2020.stall", "--out", str(quick_run)]) == 0
+  out = capsys.readouterr().out
+  assert "chen2020.stall_fixed_point" in out and "bias_le" not in out
+  assert max(len(line) for line in out.splitlines()) <= 100
+  assert cli.main(["list", "benarous2021", "--json", "--out",
+                   str(quick_run)]) == 0
+  rows = json.loads(capsys.readouterr().out)
+  assert {r["id"] for r in rows} >= {"benarous2021.tensor_pca_k3_exponent"}
+  assert all(r["full_needs_gpu"] for r in rows)
+  assert all(r["seconds"]["quick"] > 0 for r in rows)   # measured there
+
+
+def test_cite_prints_bibtex(capsys):
+  assert cli.main(["cite", "chen2020"]) == 0
+  bib = capsys.readouterr().out
+  assert bib.startswith("@inproceedings{chen2020,") and "eprint = {2006.15429}" \
+      in bib and "author = {X. Chen and Z. S. Wu and M. Hong}" in bib
+  assert cli.main(["cite", "nope"]) == 2

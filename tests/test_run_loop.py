@@ -284,3 +284,12 @@ def test_bad_args_and_families_are_rejected():
   with pytest.raises(ValueError, match="not a Landscape"):
     algorithms.run(lambda a: 3, opt, [0], steps=1, record_every=1,
                    batch_size=1, args={"x": jnp.zeros((1, 2))})
+
+
+def test_a_mean_gradient_optimizer_without_its_wrapper_is_named():
+  with pytest.raises(ValueError, match="with_mean_gradient"):
+    algorithms.run(_quadratic(), optax.sgd(0.1), [0], steps=2, record_every=1,
+                   batch_size=2)
+  with pytest.raises(ValueError, match="with_mean_gradient"):
+    algorithms.run(_quadratic(), lambda key, lr: optax.adam(lr), [0], steps=2,
+                   record_every=1, batch_size=2, hyperparams={"lr": [0.1]})

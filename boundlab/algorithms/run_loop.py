@@ -107,7 +107,8 @@ class RunResult:
 
 
 def first_divergence(diverged_at, axis=None) -> int:
-  """Earliest non-negative entry of ``diverged_at`` (along ``axis``), else -1."""
+  """Earliest non-negative entry of ``diverged_at`` (along ``axis``), else
+  -1."""
   d = np.asarray(diverged_at)
   big = np.iinfo(np.int64).max
   first = np.where(d >= 0, d, big).min(axis=axis)
@@ -160,7 +161,8 @@ def run(landscape: Landscape | LandscapeFamily,
         extra_args: Sequence[str] = (),
         unroll: int = 1,
         args: Any = None) -> RunResult:
-  """Runs ``optimizer`` on ``landscape`` for every seed, in one compiled program.
+  """Runs ``optimizer`` on ``landscape`` for every seed, in one compiled
+  program.
 
   Args:
     landscape: the problem; its ``loss`` gives per-example gradients. Or a
@@ -239,6 +241,8 @@ def run(landscape: Landscape | LandscapeFamily,
   n = _check_sampling(template, batch_size, sampling)
   extra_args = _check_extra_args(template, extra_args, batch_size, sampling)
   grid = _check_grid(optimizer, hyperparams)
+  if not extra_args:
+    _check_per_example_updates(template, optimizer, grid)
   unroll = v.check_positive_int("unroll", unroll)
   metrics = metrics or _no_metrics
   step_metrics = step_metrics or _no_step_metrics
@@ -335,6 +339,36 @@ def _check_grid(optimizer, hyperparams):
   for i in range(next(iter(lengths))[0]):
     optimizer(jax.random.key(0), **{k: float(x[i]) for k, x in grid.items()})
   return {k: jnp.asarray(x) for k, x in grid.items()}
+
+
+def _check_per_example_updates(landscape, optimizer, grid) -> None:
+  """The run loop hands optimizers per-example gradients; a standard optax
+  optimizer would return per-example *updates*, which fail deep inside the
+  scan. Checked on shapes only (``eval_shape``: nothing runs)."""
+  key = jax.random.key(0)
+  if isinstance(optimizer, optax.GradientTransformation):
+    opt = optimizer
+  else:
+    point = {} if grid is None else {k: float(x[0]) for k, x in grid.items()}
+    opt = optimizer(key, **point)
+  try:
+    params = jax.eval_shape(landscape.init, key)
+    grads = jax.tree.map(lambda p: jax.ShapeDtypeStruct((2,) + p.shape,
+                                                        p.dtype), params)
+    # Broadcasting (2, d) against the state's (d,) is the mistake to find,
+    # so it must not raise here even under strict rank promotion.
+    with jax.numpy_rank_promotion("allow"):
+      updates = jax.eval_shape(lambda g, p: opt.update(g, opt.init(p), p)[0],
+                               grads, params)
+  except Exception:  # noqa: BLE001 -- the run itself reports other failures
+    return
+  shapes = lambda tree: [x.shape for x in jax.tree.leaves(tree)]
+  if shapes(updates) == [(2,) + s for s in shapes(params)]:
+    raise ValueError(
+        "the optimizer returned one update per example: the run loop passes "
+        "per-example gradients (leading batch axis), so wrap a standard optax "
+        "optimizer in boundlab.algorithms.with_mean_gradient(...) (or give "
+        "it an aggregator such as a private one)")
 
 
 # Compiled programs, keyed by the identity of the callables that define them

@@ -76,8 +76,9 @@ class Bound:
     """The bound at a claim's config and its evaluation's ``bound_values``."""
     given = dict(evaluation_values or {})
     if set(given) != set(self.from_evaluation):
-      raise ValueError(f"bound {self.name!r} takes {sorted(self.from_evaluation)}"
-                       f" from the evaluation, got {sorted(given)}")
+      raise ValueError(f"bound {self.name!r} takes "
+                       f"{sorted(self.from_evaluation)} from the evaluation, "
+                       f"got {sorted(given)}")
     values = dict(self.constants(config)) if self.constants else {}
     clash = set(values) & set(given)
     if clash:

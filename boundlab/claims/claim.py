@@ -54,6 +54,8 @@ class Experiment:
     config: ``config(quick) -> dict``.
     measure: ``measure(config, seeds) -> list[dict]``, one record per seed.
     seeds: number of seeds in full mode; ``quick_seeds`` in quick mode.
+    full_needs_gpu: full mode is sized for a GPU (hours on a CPU); quick
+      mode always runs on a CPU.
   """
 
   id: str
@@ -61,6 +63,7 @@ class Experiment:
   measure: Callable[[dict, Sequence[int]], list[dict]]
   seeds: int = 16
   quick_seeds: int = 8
+  full_needs_gpu: bool = False
 
   def __post_init__(self):
     _check_id("experiment", self.id)
@@ -109,7 +112,8 @@ class Claim:
   """One checkable statement. See the module docstring for the functions.
 
   Attributes:
-    id: ``<paper key>.<snake_case_name>``, e.g. ``chen2020.bias_le_wasserstein``.
+    id: ``<paper key>.<snake_case_name>``, e.g.
+      ``chen2020.bias_le_wasserstein``.
     paper: the source.
     statement: the claim in one sentence, as the paper states it.
     measurement: what the experiment measures, in one sentence.

@@ -81,7 +81,8 @@ class Records:
   ``len(records)`` is the number of seeds.
   """
 
-  def __init__(self, records: Sequence[dict], seeds: Sequence[int] | None = None):
+  def __init__(self, records: Sequence[dict],
+               seeds: Sequence[int] | None = None):
     if not records:
       raise ValueError("records must hold at least one seed's record")
     self.raw = tuple(records)

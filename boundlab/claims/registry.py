@@ -180,7 +180,8 @@ def select_claims(pattern: str | None = None) -> list[Claim]:
   try:
     regex = re.compile(pattern)
   except re.error as e:
-    raise ValueError(f"--only must be a valid regular expression: {e}") from None
+    raise ValueError(f"--only must be a valid regular expression: "
+                     f"{e}") from None
   chosen = [c for c in claims if regex.search(c.id)]
   if not chosen:
     raise ValueError(f"no claim id matches {pattern!r}; run 'boundlab list' "

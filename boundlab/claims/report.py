@@ -7,10 +7,13 @@
                "relation", "ci": [lo, hi], "verdict", "seeds",
                "constants_verified", "figure", ...}]}
 
-Extra per-claim keys: ``bound_ci``, ``bound_latex``, ``bound_values`` (the
-bound's symbols and their values), ``citation``, ``experiment``,
-``tolerance``, ``sample_size``, ``false_fail_rate``, ``notes``,
-``measurement``.
+``arxiv`` is null for a paper cited by DOI or as a book (then ``doi`` or
+``book`` is set). Extra per-claim keys: ``doi``, ``book``, ``bound_ci``,
+``bound_latex``, ``bound_values`` (the bound's symbols and their values),
+``citation`` (with ``short``), ``experiment``, ``tolerance``,
+``sample_size``, ``false_fail_rate``, ``notes``, ``measurement``.
+Measurement times are kept out of the report (it stays reproducible); they
+are in ``cache/<experiment>/timing.json`` and shown by ``boundlab list``.
 Non-finite numbers are written as ``null``.
 """
 
@@ -35,6 +38,7 @@ def claim_entry(run: ClaimRun) -> dict:
   citation = claim.bound.citation
   return {
       "id": claim.id, "paper": claim.paper.key, "arxiv": claim.paper.arxiv,
+      "doi": claim.paper.doi, "book": claim.paper.book,
       "statement": claim.statement, "measurement": claim.measurement,
       "measured": _num(verdict.measured), "bound": _num(verdict.bound),
       "bound_ci": [_num(x) for x in verdict.bound_ci],
@@ -45,9 +49,7 @@ def claim_entry(run: ClaimRun) -> dict:
       "tolerance": verdict.tolerance,
       "tolerance_reason": claim.tolerance_reason,
       "constants_verified": citation.verified,
-      "citation": {"arxiv": citation.arxiv, "version": citation.version,
-                   "where": citation.where, "verified": citation.verified,
-                   "note": citation.note},
+      "citation": citation.to_dict() | {"short": citation.short()},
       "bound_latex": claim.bound.latex(),
       "bound_values": {k: _num(float(x)) for k, x in {
           **(claim.bound.constants(run.config) if claim.bound.constants
@@ -59,7 +61,8 @@ def claim_entry(run: ClaimRun) -> dict:
 
 def build_report(runs: Sequence[ClaimRun], *, quick: bool, seed: int) -> dict:
   meta = provenance() | {"library_fingerprint": library_fingerprint()}
-  return {"boundlab_version": meta["boundlab_version"], "device": meta["device"],
+  return {"boundlab_version": meta["boundlab_version"],
+          "device": meta["device"],
           "created": meta["created"], "quick": quick, "root_seed": seed,
           "provenance": meta, "claims": [claim_entry(r) for r in runs]}
 
@@ -111,7 +114,7 @@ def to_markdown(report: dict) -> str:
     lines += [
         f"## {c['id']} -- {c['verdict']}", "",
         f"*{c['statement']}*", "",
-        f"- Source: arXiv {cit['arxiv']} ({cit['version']}), {cit['where']}; "
+        f"- Source: {cit['short']}; "
         f"constants verified: {'yes' if cit['verified'] else 'no'}. "
         f"{cit['note']}",
         f"- Bound: $${c['bound_latex']}$$",

@@ -14,6 +14,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from boundlab.claims.claim import Claim, Evaluation, Experiment
 from boundlab.claims.records import Records
 from boundlab.claims.verdict import Outcome, Verdict, decide
 from boundlab.figures import save_figure
+from boundlab.provenance import device_description
 
 
 def cell_seeds(root_seed: int, experiment_id: str, count: int) -> list[int]:
@@ -47,27 +50,81 @@ class ClaimRun:
   cached_cells: int
 
 
-def collect_records(experiment: Experiment, config: dict, seeds: Sequence[int],
-                    cache: CellCache, *, force: bool) -> tuple[list[dict], int]:
-  """Per-seed records from the cache, computing (and storing) missing ones."""
+@dataclasses.dataclass
+class _Cells:
+  """One experiment's cells in one invocation: keys, loaded records, and
+  the seeds still to compute."""
+
+  experiment: Experiment
+  config: dict
+  seeds: list[int]
+  keys: dict
+  records: dict
+  missing: list[int]
+  stacked: Records | None = None
+
+
+def _plan(experiment, config, seeds, cache, force) -> _Cells:
   code = code_fingerprint(experiment.measure)
   keys = {s: cell_key(experiment.id, config, s, code) for s in seeds}
   records = {s: None if force else cache.load(experiment.id, keys[s])
              for s in seeds}
-  missing = [s for s in seeds if records[s] is None]
-  if missing:
-    new = experiment.measure(config, missing)
-    if len(new) != len(missing):
-      raise RuntimeError(f"{experiment.id}: measure returned {len(new)} "
-                         f"records for {len(missing)} seeds")
-    for s, record in zip(missing, new):
-      # Through the JSON the cache stores (sorted keys, Python floats), so a
-      # fresh record and a cached one are the same value, field order too.
-      record = json.loads(json.dumps(_jsonio.to_jsonable(record),
-                                     sort_keys=True))
-      cache.store(experiment.id, keys[s], record)
-      records[s] = record
-  return [records[s] for s in seeds], len(missing)
+  return _Cells(experiment, config, list(seeds), keys, records,
+                [s for s in seeds if records[s] is None])
+
+
+def _store(cells: _Cells, new: list, cache: CellCache) -> None:
+  if len(new) != len(cells.missing):
+    raise RuntimeError(f"{cells.experiment.id}: measure returned {len(new)} "
+                       f"records for {len(cells.missing)} seeds")
+  for s, record in zip(cells.missing, new):
+    # Through the JSON the cache stores (sorted keys, Python floats), so a
+    # fresh record and a cached one are the same value, field order too.
+    record = json.loads(json.dumps(_jsonio.to_jsonable(record),
+                                   sort_keys=True))
+    cache.store(cells.experiment.id, cells.keys[s], record)
+    cells.records[s] = record
+
+
+def _timing_path(cache_root: Path, experiment_id: str) -> Path:
+  return Path(cache_root) / experiment_id / "timing.json"
+
+
+def _record_timing(cache: CellCache, cells: _Cells, quick: bool,
+                   seconds: float) -> None:
+  """The wall time of a measurement of every seed, for ``boundlab list``."""
+  if len(cells.missing) != len(cells.seeds):
+    return     # a resumed run timed only some seeds
+  path = _timing_path(cache.root, cells.experiment.id)
+  try:
+    timing = json.loads(path.read_text())
+  except (OSError, ValueError):
+    timing = {}
+  timing["quick" if quick else "full"] = {
+      "seconds": seconds, "seeds": len(cells.seeds),
+      "device": device_description()}
+  _jsonio.atomic_write_json(path, timing)
+
+
+def measured_seconds(cache_root: Path, experiment_id: str,
+                     quick: bool) -> float | None:
+  """Seconds the last complete measurement of an experiment took (quick or
+  full mode), as recorded under ``cache_root``; None if none was."""
+  try:
+    timing = json.loads(_timing_path(cache_root, experiment_id).read_text())
+  except (OSError, ValueError):
+    return None
+  entry = timing.get("quick" if quick else "full")
+  return None if entry is None else float(entry["seconds"])
+
+
+def collect_records(experiment: Experiment, config: dict, seeds: Sequence[int],
+                    cache: CellCache, *, force: bool) -> tuple[list[dict], int]:
+  """Per-seed records from the cache, computing (and storing) missing ones."""
+  cells = _plan(experiment, config, seeds, cache, force)
+  if cells.missing:
+    _store(cells, experiment.measure(config, cells.missing), cache)
+  return [cells.records[s] for s in seeds], len(cells.missing)
 
 
 def judge(claim: Claim, config: dict,
@@ -120,43 +177,83 @@ def sidecar_value(value, experiment_id: str):
 def run_claims(claims: Sequence[Claim], out_dir: Path, *, quick: bool,
                seed: int = 0, force: bool = False,
                on_claim: Callable[[Claim], None] | None = None,
-               figures: bool = True) -> list[ClaimRun]:
-  """Runs ``claims`` and returns their verdicts (figures under ``out_dir``)."""
+               figures: bool = True, executor=None) -> list[ClaimRun]:
+  """Runs ``claims`` and returns their verdicts (figures under ``out_dir``).
+
+  With ``executor`` (a Dask client, :mod:`boundlab.claims.parallel`), every
+  experiment with missing cells is measured as one task on the cluster, all
+  at once; this process stores the cells as the tasks finish (atomically, so
+  workers need no shared filesystem) and then judges the claims in order.
+  Without, experiments are measured here, claim by claim.
+  """
   out_dir = Path(out_dir)
   cache = CellCache(out_dir / "cache")
-  loaded: dict[str, tuple[Experiment, dict, list[int], Records]] = {}
-  runs = []
+  plans: dict[str, _Cells] = {}
+  for claim in claims:
+    experiment = claim.experiment
+    if experiment.id in plans:
+      if plans[experiment.id].experiment is not experiment:
+        raise ValueError(f"two different experiments share the id "
+                         f"{experiment.id!r}")
+      continue
+    plans[experiment.id] = _plan(
+        experiment, experiment.config(quick),
+        cell_seeds(seed, experiment.id, experiment.num_seeds(quick)), cache,
+        force)
+  computed = {i: len(p.missing) for i, p in plans.items()}
+  if executor is not None:
+    from boundlab.claims import parallel
+    for cells, new, seconds in parallel.measure_all(
+        executor, [p for p in plans.values() if p.missing]):
+      _store(cells, new, cache)
+      _record_timing(cache, cells, quick, seconds)
+  runs, reported = [], set()
   for claim in claims:
     if on_claim is not None:
       on_claim(claim)
-    experiment = claim.experiment
-    if experiment.id in loaded:
-      other, config, seeds, records = loaded[experiment.id]
-      if other is not experiment:
-        raise ValueError(f"two different experiments share the id "
-                         f"{experiment.id!r}")
-      computed = 0
-    else:
-      config = experiment.config(quick)
-      seeds = cell_seeds(seed, experiment.id, experiment.num_seeds(quick))
-      raw, computed = collect_records(experiment, config, seeds, cache,
-                                      force=force)
-      records = Records(raw, seeds)
-      loaded[experiment.id] = (experiment, config, seeds, records)
+    cells = plans[claim.experiment.id]
+    if any(cells.records[s] is None for s in cells.seeds):
+      start = time.perf_counter()
+      _store(cells, cells.experiment.measure(cells.config, cells.missing),
+             cache)
+      _record_timing(cache, cells, quick, time.perf_counter() - start)
+    config, seeds = cells.config, cells.seeds
+    records = _records(cells)
     verdict, evaluation = judge(claim, config, records)
     if figures and claim.plot is not None:
       fig = claim.plot(config, records, evaluation)
+      _caption(fig, claim)
       path, _ = save_figure(
           fig, out_dir / "figures" / f"{claim.id}.png",
           data={"verdict": dataclasses.asdict(verdict),
-                "tables": sidecar_value(evaluation.tables, experiment.id),
-                "records": sidecar_value(list(records.raw), experiment.id)},
+                "tables": sidecar_value(evaluation.tables, claim.experiment.id),
+                "records": sidecar_value(list(records.raw),
+                                         claim.experiment.id)},
           config=config, seeds=seeds)
       verdict = dataclasses.replace(
           verdict, figure=str(path.relative_to(out_dir)))
-    runs.append(ClaimRun(claim, config, seeds, verdict, evaluation, computed,
-                         len(seeds) - computed))
+    # A shared experiment's cells count as computed for its first claim.
+    new = 0 if claim.experiment.id in reported else computed[
+        claim.experiment.id]
+    reported.add(claim.experiment.id)
+    runs.append(ClaimRun(claim, config, seeds, verdict, evaluation, new,
+                         len(seeds) - new))
   return runs
+
+
+def _records(cells: _Cells) -> Records:
+  if cells.stacked is None:
+    cells.stacked = Records([cells.records[s] for s in cells.seeds],
+                            cells.seeds)
+  return cells.stacked
+
+
+def _caption(fig, claim: Claim) -> None:
+  """The claim's own statement above its figure: claims that share an
+  experiment (and a plot) still each show what they claim."""
+  fig.suptitle("\n".join(textwrap.wrap(f"{claim.id}: {claim.statement}",
+                                       110)), fontsize=6, x=0.01, ha="left",
+               y=1.0, va="bottom")
 
 
 def summary_counts(runs: Sequence[ClaimRun]) -> dict[str, int]:

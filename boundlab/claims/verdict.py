@@ -48,7 +48,8 @@ class Verdict:
     measured: point estimate of the measured quantity.
     ci: ``(lo, hi)`` interval of the measured quantity.
     bound: point value of the bound (paper's constants).
-    bound_ci: ``(lo, hi)`` if the bound is itself estimated, else (bound, bound).
+    bound_ci: ``(lo, hi)`` if the bound is itself estimated, else ``(bound,
+      bound)``.
     relation: the relation tested.
     tolerance: declared slack (``<=``/``>=``) or tolerance (``approx``).
     sample_size: number of independent replicates behind ``ci`` (seeds).

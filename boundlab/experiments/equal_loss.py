@@ -110,7 +110,8 @@ class EqualLoss:
         table[m] = {"means": means, "cis": cis}
     return table
 
-  def evaluate_below_reference(self, method: str, notes: Callable | None = None):
+  def evaluate_below_reference(self, method: str,
+                               notes: Callable | None = None):
     """``evaluate`` of "method's value is below the reference's at every
     level": the largest level mean of the log10 ratio."""
 

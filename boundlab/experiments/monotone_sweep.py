@@ -64,10 +64,11 @@ class MonotoneSweep:
     label = self.label or self.field
     parameter = self.parameter_label or self.parameter
     return Evaluation(
-        measured=float(steps[worst]), ci=(float(pick(lows)), float(pick(highs))),
+        measured=float(steps[worst]),
+        ci=(float(pick(lows)), float(pick(highs))),
         tables={"means": means, "cis": cis},
-        notes=f"{'Largest increase' if self.decreasing else 'Smallest increase'}"
-        f" of {'|' + label + '|' if self.absolute else label} between "
+        notes=("Largest increase" if self.decreasing else "Smallest increase")
+        + f" of {'|' + label + '|' if self.absolute else label} between "
         f"consecutive {parameter} ({grid[worst]:g} -> "
         f"{grid[worst + 1]:g}); Student-t intervals per value at level "
         f"alpha/{len(means)} (Bonferroni), {len(records)} seeds. Per value: "

@@ -248,8 +248,10 @@ class PhaseDiagram:
 
   @functools.cached_property
   def experiment(self) -> Experiment:
+    # Full-mode phase diagrams (d in the thousands, 64 seeds) are GPU runs.
     return Experiment(self.experiment_id, self.config, self.sampler.measure,
-                      seeds=self.seeds, quick_seeds=self.quick_seeds)
+                      seeds=self.seeds, quick_seeds=self.quick_seeds,
+                      full_needs_gpu=True)
 
   def candidates(self, config) -> list[float]:
     """Competing exponents: the paper's, k/2 (CSQ/smoothing) and

@@ -136,9 +136,10 @@ class TunedComparison:
       lines.append(f"{m} at {chosen}; median {self.score} per value: "
                    + "; ".join(", ".join(f"{x:.2g}" for x in row)
                                for row in medians))
+    best = "highest" if self.higher_is_better else "lowest"
     how = ("each seed's own best value" if self.per_seed else
-           f"the value with the {'highest' if self.higher_is_better else 'lowest'}"
-           f" median {self.score} on the selection half of the seeds")
+           f"the value with the {best} median {self.score} on the selection "
+           "half of the seeds")
     return (f"Each method at {how}, from {self.grid} "
             f"[{', '.join(f'{g:g}' for g in grid)}] "
             f"({self.diverged_runs(records)} diverged (seed, value) runs "
