@@ -1,11 +1,14 @@
 # Two entry points, each creating .venv if it is missing:
-#   make verify   install boundlab and run every claim in quick mode -> out/
+#   make verify   install boundlab and run every claim in quick mode -> out/,
+#                 on a local Dask cluster of one worker per core
 #   make test     install boundlab[dev] and run the whole test suite
+# Also: make full (full mode -> out/full/), make docs (the site -> site/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 
-.PHONY: verify test full clean
+.PHONY: verify test full docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +22,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
 verify: $(VENV)/.installed
-	$(BIN)/boundlab verify --quick --out out/
+	$(BIN)/boundlab verify --workers $(WORKERS) --out out/
 
 full: $(VENV)/.installed
-	$(BIN)/boundlab verify --out out/full/
+	$(BIN)/boundlab verify --full --workers $(WORKERS) --out out/full/
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/python docs/build_pages.py
+	$(BIN)/mkdocs build --strict
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out site docs/generated .pytest_cache

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="no progress bar")
   run.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run experiments on a local Dask cluster of N "
-                   "worker processes (default: in this process)")
+                   "worker processes (default, or 1: in this process)")
   run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run experiments on the Dask cluster at ADDRESS "
                    "(e.g. tcp://host:8786; see the docs for SLURM/PBS)")
@@ -180,6 +180,8 @@ def _executor(args):
     return parallel.connect(args.scheduler)
   if args.workers < 1:
     raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+  if args.workers == 1:
+    return None      # one worker is this process, without a cluster
   return parallel.local_cluster(args.workers)
 
 

@@ -2,8 +2,10 @@
 
 * float64 everywhere: bound tests must not be decided by float32 rounding.
 * ``jax_numpy_rank_promotion='raise'``: silent broadcasting bugs fail loudly.
-* hypothesis profiles: ``ci`` (default; derandomized, no deadline because the
-  first call of a jitted function compiles, no example database), ``dev``
+* hypothesis profiles: ``boundlab`` (default, shipped with the package as
+  :mod:`boundlab.testing.profile`, also named ``ci``: derandomized, no
+  deadline because the first call of a jitted function compiles, no example
+  database), ``dev``
   (random, more examples), ``nightly`` (random, many examples). Select with
   ``HYPOTHESIS_PROFILE``. Monte Carlo seeds are always drawn by hypothesis.
 * ``slow`` tests run only with ``BOUNDLAB_SLOW=1``; ``gpu`` tests only on a GPU.
@@ -18,19 +20,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
-from boundlab import cli  # noqa: E402
+from boundlab import cli, testing  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-settings.register_profile(
-    "ci", derandomize=True, deadline=None, database=None, max_examples=30,
-    print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+# The shipped profile (boundlab.testing.profile), also under its old name.
+settings.register_profile("ci", settings.get_profile(
+    testing.register_hypothesis_profile()))
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.register_profile("nightly", deadline=None, max_examples=1000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
+                                    testing.HYPOTHESIS_PROFILE))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -91,6 +91,12 @@ def test_logistic_per_example_gradients_are_asymmetric():
      "init"),
     (landscapes.skewed_logistic_regression, {"minority_fraction": 0.9},
      "minority_fraction"),
+    (landscapes.diagonal_quadratic_sum, {"points": [[1.0]], "curvatures":
+                                         [[1.0, 2.0]]}, "curvatures"),
+    (landscapes.diagonal_quadratic_sum, {"points": [[1.0], [2.0]],
+                                         "curvatures": [[0.0], [0.0]]},
+     "curvatures"),
+    (landscapes.diagonal_gaussian, {"scales": [1.0, -0.5]}, "scales"),
 ])
 def test_bad_landscape_arguments_name_the_parameter(make, kwargs, name):
   with pytest.raises(ValueError, match=name):
@@ -162,3 +168,31 @@ def test_mlp_classifier_minority_class_is_rare_and_far():
   assert x[labels == 2, 0].mean() - x[labels != 2, 0].mean() > 5.0
   with pytest.raises(ValueError, match="minority_fraction"):
     landscapes.mlp_classifier(10, minority_fraction=0.6)
+
+
+def test_noise_free_laws_are_exactly_zero():
+  for law in (landscapes.zero_noise(3), landscapes.gaussian(3, 0.0),
+              landscapes.laplace(3, 0.0), landscapes.diagonal_gaussian(
+                  [0.0, 0.0, 0.0])):
+    assert law.variance == 0.0 and law.symmetric
+    np.testing.assert_array_equal(law.sample(jax.random.key(0), 5), 0.0)
+
+
+def test_diagonal_gaussian_variance_by_monte_carlo():
+  # 2^18 draws; 6 standard errors (false-fail probability ~1e-9).
+  law = landscapes.diagonal_gaussian([0.1, 1.0, 3.0])
+  sq = np.sum(np.asarray(law.sample(jax.random.key(1), 2**18))**2, axis=1)
+  assert law.variance == pytest.approx(0.01 + 1.0 + 9.0, rel=1e-12)
+  assert abs(sq.mean() - law.variance) <= 6 * sq.std() / np.sqrt(len(sq))
+
+
+def test_diagonal_quadratic_sum_optimum_against_a_dense_solve():
+  rng = np.random.default_rng(0)
+  a, h = rng.normal(size=(5, 3)), rng.uniform(0.1, 2.0, (5, 3))
+  land = landscapes.diagonal_quadratic_sum(a, h)
+  # The mean Hessian diag(mean h) and the normal equations, solved densely.
+  expected = np.linalg.solve(np.diag(h.mean(0)), (h * a).mean(0))
+  np.testing.assert_allclose(land.constants["optimum"], expected, rtol=1e-12)
+  x = jnp.asarray(expected)
+  assert float(land.objective(x)) == pytest.approx(
+      land.constants["optimal_value"], rel=1e-12)

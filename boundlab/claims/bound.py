@@ -89,3 +89,14 @@ class Bound:
   def latex(self) -> str:
     """The paper's statement if given, else the expression."""
     return self.statement_latex or sympy.latex(self.expression)
+
+  def as_ratio(self) -> Bound:
+    r"""The same statement as ``measured / bound <= 1``: expression 1, the
+    name ``"ratio to <name> <= 1"``, the LaTeX and citation kept. For an
+    evaluation that reports the worst ratio of a measurement to this bound
+    over a sweep (:meth:`HorizonSweep.evaluate_ratio
+    <boundlab.experiments.horizon_sweep.HorizonSweep.evaluate_ratio>`),
+    which evaluates this bound at every point with :meth:`evaluate`."""
+    return dataclasses.replace(
+        self, name=f"ratio to {self.name} <= 1", expression=sympy.Integer(1),
+        statement_latex=self.latex(), constants=None, from_evaluation=())

@@ -127,7 +127,8 @@ class Paper:
     venue = self.venue or ""
     if self.book and not self.arxiv:
       kind = "book"
-    elif re.search(r"journal|JMLR|TMLR|Transactions|Letters", venue):
+    elif re.search(r"[Jj]ournal|JMLR|TMLR|Transactions|Letters|Review|Annals"
+                   r"|SIAM J", venue):
       kind = "article"
     elif venue:
       kind = "inproceedings"

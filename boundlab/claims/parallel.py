@@ -76,17 +76,40 @@ def _ship_loaded_modules() -> None:
       cloudpickle.register_pickle_by_value(module)
 
 
-def measure_all(executor, plans: Sequence) -> Iterator[tuple]:
+def measure_all(executor, plans: Sequence,
+                priorities: Sequence[float] | None = None) -> Iterator[tuple]:
   """Submits one task per experiment plan and yields ``(plan, records,
-  seconds)`` as the tasks finish."""
+  seconds)`` as the tasks finish.
+
+  Args:
+    executor: a Dask ``Client`` or the object :func:`local_cluster` returns.
+    plans: objects with ``experiment``, ``config`` and ``missing`` (seeds).
+    priorities: larger runs first (Dask's ``priority``); e.g. the last
+      measured seconds, so that the longest task does not start last.
+  """
   from distributed import as_completed
   client = getattr(executor, "client", executor)
   _ship_loaded_modules()
   x64 = bool(jax.config.jax_enable_x64)
+  if priorities is None:
+    priorities = [0.0] * len(plans)
+  # Dask priorities are integers; ranks keep the order of any floats.
+  rank = {i: r for r, i in enumerate(
+      sorted(range(len(plans)), key=lambda i: priorities[i]))}
   futures = {client.submit(
       _measure, plan.experiment, plan.config, plan.missing, x64, pure=False,
+      priority=rank[i],
       key=f"measure-{plan.experiment.id}-{time.time_ns()}"): plan
-             for plan in plans}
+             for i, plan in enumerate(plans)}
+  # A failed task must not lose the cells of tasks that finish after it:
+  # every success is yielded (and stored by the caller) before the first
+  # failure is raised.
+  failures = []
   for future in as_completed(futures):
+    if future.status == "error":
+      failures.append(future)
+      continue
     records, seconds = future.result()
     yield futures[future], records, seconds
+  if failures:
+    failures[0].result()     # raises the task's exception here

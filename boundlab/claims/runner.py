@@ -203,8 +203,13 @@ def run_claims(claims: Sequence[Claim], out_dir: Path, *, quick: bool,
   computed = {i: len(p.missing) for i, p in plans.items()}
   if executor is not None:
     from boundlab.claims import parallel
+    todo = [p for p in plans.values() if p.missing]
+    # Longest first (by the last measured time; unmeasured ones first of
+    # all) so that a long experiment does not start last.
+    last = [measured_seconds(cache.root, p.experiment.id, quick) for p in todo]
     for cells, new, seconds in parallel.measure_all(
-        executor, [p for p in plans.values() if p.missing]):
+        executor, todo,
+        priorities=[math.inf if t is None else t for t in last]):
       _store(cells, new, cache)
       _record_timing(cache, cells, quick, seconds)
   runs, reported = [], set()

@@ -6,7 +6,8 @@ from boundlab.landscapes.feature_noise import (feature_noise_classification,
                                                two_layer_cnn)
 from boundlab.landscapes.gradient_noise import (
     NoiseDistribution, diagonal_gaussian, gaussian, laplace,
-    one_sided_heavy_tail, skewed_mixture, symmetric_mixture, symmetrize)
+    one_sided_heavy_tail, skewed_mixture, symmetric_mixture, symmetrize,
+    zero_noise)
 from boundlab.landscapes.logistic import skewed_logistic_regression
 from boundlab.landscapes.networks import (chebyshev_regression,
                                           deep_linear_network,
@@ -15,7 +16,8 @@ from boundlab.landscapes.networks import (chebyshev_regression,
                                           signed_square_diagonal_network,
                                           sparse_sign_task,
                                           two_layer_relu_regression)
-from boundlab.landscapes.quadratic import (ill_conditioned_quadratic,
+from boundlab.landscapes.quadratic import (diagonal_quadratic_sum,
+                                           ill_conditioned_quadratic,
                                            mean_of_squares, noisy_quadratic)
 from boundlab.landscapes.regression import (canary_absent, linear_regression,
                                             with_gradient_canary,
@@ -28,6 +30,7 @@ from boundlab.landscapes.toys import (heterogeneous_curvature_toy,
 __all__ = [
     "Landscape", "finite_sum", "NoiseDistribution", "gaussian", "laplace",
     "one_sided_heavy_tail", "skewed_mixture", "symmetric_mixture", "symmetrize",
+    "zero_noise", "diagonal_quadratic_sum",
     "skewed_logistic_regression", "mean_of_squares", "noisy_quadratic",
     "product_toy", "chebyshev_regression", "diagonal_linear_network",
     "scale_invariant_regression", "signed_square_diagonal_network",

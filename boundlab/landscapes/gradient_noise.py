@@ -17,59 +17,76 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from boundlab import _validation as v
 
 
 @dataclasses.dataclass(frozen=True)
 class NoiseDistribution:
-  """A zero-mean law on R^d with a sampler.
+  r"""A zero-mean law on R^d with a sampler.
 
   Attributes:
     name: identifier including the parameters.
     dim: dimension d.
     sample: ``sample(key, n) -> (n, d)`` array of i.i.d. draws.
     symmetric: whether the law is invariant under x -> -x.
+    variance: :math:`\mathbb{E}\|\xi\|^2 = \operatorname{tr}
+      \operatorname{Cov}(\xi)`, the :math:`\sigma^2` of SGD bounds (exact,
+      from the law's parameters); ``None`` if not known in closed form.
   """
 
   name: str
   dim: int
   sample: Callable[[jax.Array, int], jax.Array]
   symmetric: bool
+  variance: float | None = None
 
 
 def _unit(dim: int) -> jax.Array:
   return jnp.zeros((dim,)).at[0].set(1.0)
 
 
-def gaussian(dim: int, scale: float = 1.0) -> NoiseDistribution:
-  """N(0, scale^2 I_d)."""
+def zero_noise(dim: int) -> NoiseDistribution:
+  """No noise: every draw is exactly 0 (gradient descent on a noise model)."""
   dim = v.check_positive_int("dim", dim)
-  scale = v.check_positive("scale", scale)
+  return NoiseDistribution(
+      f"zero_noise(d={dim})", dim,
+      lambda key, n: jnp.zeros((n, dim), jnp.result_type(float)), True, 0.0)
+
+
+def gaussian(dim: int, scale: float = 1.0) -> NoiseDistribution:
+  """N(0, scale^2 I_d); ``scale = 0`` is noise-free."""
+  dim = v.check_positive_int("dim", dim)
+  scale = v.check_nonnegative("scale", scale)
   return NoiseDistribution(
       f"gaussian(d={dim},scale={scale})", dim,
-      lambda key, n: scale * jax.random.normal(key, (n, dim)), True)
+      lambda key, n: scale * jax.random.normal(key, (n, dim)), True,
+      dim * scale**2)
 
 
 def diagonal_gaussian(scales) -> NoiseDistribution:
   """N(0, diag(scales)^2): heterogeneous per-coordinate gradient-noise scales."""
   scales = v.check_finite_array("scales", scales, ndim=1)
-  if (scales <= 0).any():
-    raise ValueError("scales must be in (0, inf) in every coordinate")
+  if (scales < 0).any():
+    raise ValueError("scales must be in [0, inf) in every coordinate")
   dim, s = len(scales), jnp.asarray(scales)
   return NoiseDistribution(
       f"diagonal_gaussian(d={dim},scales={float(scales.min()):.3g}.."
       f"{float(scales.max()):.3g})", dim,
-      lambda key, n: s[None, :] * jax.random.normal(key, (n, dim)), True)
+      lambda key, n: s[None, :] * jax.random.normal(key, (n, dim)), True,
+      float(np.sum(scales**2)))
 
 
 def laplace(dim: int, scale: float = 1.0) -> NoiseDistribution:
-  """I.i.d. Laplace(0, scale) coordinates."""
+  """I.i.d. Laplace(0, scale) coordinates (variance 2 scale^2 each);
+  ``scale = 0`` is noise-free."""
   dim = v.check_positive_int("dim", dim)
-  scale = v.check_positive("scale", scale)
+  scale = v.check_nonnegative("scale", scale)
   return NoiseDistribution(
       f"laplace(d={dim},scale={scale})", dim,
-      lambda key, n: scale * jax.random.laplace(key, (n, dim)), True)
+      lambda key, n: scale * jax.random.laplace(key, (n, dim)), True,
+      2 * dim * scale**2)
 
 
 def symmetric_mixture(dim: int, offset: float = 2.0,
@@ -87,7 +104,7 @@ def symmetric_mixture(dim: int, offset: float = 2.0,
 
   return NoiseDistribution(
       f"symmetric_mixture(d={dim},offset={offset},scale={scale})", dim, sample,
-      True)
+      True, offset**2 + dim * scale**2)
 
 
 def skewed_mixture(dim: int, weight: float = 0.2, offset: float = 4.0,
@@ -112,7 +129,7 @@ def skewed_mixture(dim: int, weight: float = 0.2, offset: float = 4.0,
 
   return NoiseDistribution(
       f"skewed_mixture(d={dim},weight={weight},offset={offset},scale={scale})",
-      dim, sample, False)
+      dim, sample, False, weight * offset**2 / (1 - weight) + dim * scale**2)
 
 
 def one_sided_heavy_tail(dim: int, sigma: float = 1.0,
@@ -136,7 +153,7 @@ def one_sided_heavy_tail(dim: int, sigma: float = 1.0,
 
   return NoiseDistribution(
       f"one_sided_heavy_tail(d={dim},sigma={sigma},scale={scale})", dim, sample,
-      False)
+      False, math.expm1(sigma**2) * math.exp(sigma**2) + dim * scale**2)
 
 
 def symmetrize(dist: NoiseDistribution) -> NoiseDistribution:
@@ -151,4 +168,5 @@ def symmetrize(dist: NoiseDistribution) -> NoiseDistribution:
     sign = jax.random.rademacher(k_sign, (n, 1)).astype(xi.dtype)
     return sign * xi
 
-  return NoiseDistribution(f"symmetrized({dist.name})", dist.dim, sample, True)
+  return NoiseDistribution(f"symmetrized({dist.name})", dist.dim, sample, True,
+                           dist.variance)

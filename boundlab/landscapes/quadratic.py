@@ -58,6 +58,60 @@ def mean_of_squares(points, init=0.0) -> Landscape:
                  "smoothness": 1.0, "points": a})
 
 
+def diagonal_quadratic_sum(points, curvatures, init=0.0) -> Landscape:
+  r"""Finite sum of diagonal quadratics with per-example curvatures.
+
+  .. math::
+    \ell_i(x) = \tfrac12 \sum_j h_{ij} (x_j - a_{ij})^2, \qquad
+    f(x) = \frac1N \sum_i \ell_i(x), \qquad
+    x^\star_j = \frac{\sum_i h_{ij} a_{ij}}{\sum_i h_{ij}} .
+
+  Example i is :math:`L_i`-smooth with :math:`L_i = \max_j h_{ij}`; the sum
+  is :math:`L`-smooth and :math:`\mu`-strongly convex with
+  :math:`L = \max_j \bar h_j`, :math:`\mu = \min_j \bar h_j`
+  (:math:`\bar h_j = \frac1N\sum_i h_{ij}`): the constants of
+  finite-sum bounds that use per-example smoothness (SAG/SVRG/importance
+  sampling, :math:`\max_i L_i` against :math:`\frac1N\sum_i L_i`).
+
+  Args:
+    points: centres :math:`a_{ij}`, shape ``(N, d)``.
+    curvatures: :math:`h_{ij} \ge 0`, shape ``(N, d)``, with every column
+      mean positive.
+    init: starting point, a scalar or a length-d vector.
+
+  Returns:
+    A :class:`Landscape` with ``constants``: ``optimum``, ``optimal_value``,
+    ``smoothness``, ``strong_convexity``, ``per_example_smoothness`` (the
+    :math:`L_i`, shape ``(N,)``), ``curvatures``, ``points``.
+  """
+  a = v.check_finite_array("points", points, ndim=2, min_len=1)
+  h = v.check_finite_array("curvatures", curvatures, ndim=2, min_len=1)
+  if h.shape != a.shape:
+    raise ValueError(f"curvatures must have the shape of points {a.shape}, "
+                     f"got {h.shape}")
+  if np.any(h < 0) or np.any(h.mean(axis=0) <= 0):
+    raise ValueError("curvatures must be in [0, inf) with every column mean "
+                     "in (0, inf)")
+  x0 = np.broadcast_to(v.check_finite_array("init", init, ndim=(0, 1)),
+                       a.shape[1:]).copy()
+  mean_h = h.mean(axis=0)
+  optimum = (h * a).sum(axis=0) / h.sum(axis=0)
+  optimal_value = float(0.5 * np.mean(np.sum(h * (optimum - a)**2, axis=1)))
+
+  def loss(x, example):
+    return 0.5 * jnp.sum(example["h"] * (x - example["a"])**2)
+
+  return finite_sum(
+      name=f"diagonal_quadratic_sum(N={a.shape[0]},d={a.shape[1]})",
+      init=lambda key: jnp.asarray(x0), loss=loss,
+      data={"a": jnp.asarray(a), "h": jnp.asarray(h)},
+      constants={"optimum": optimum, "optimal_value": optimal_value,
+                 "smoothness": float(mean_h.max()),
+                 "strong_convexity": float(mean_h.min()),
+                 "per_example_smoothness": h.max(axis=1), "curvatures": h,
+                 "points": a})
+
+
 def noisy_quadratic(noise: NoiseDistribution, curvature=1.0, optimum=None,
                     init=None) -> Landscape:
   r"""Quadratic with additive gradient noise of a prescribed law.
@@ -76,7 +130,8 @@ def noisy_quadratic(noise: NoiseDistribution, curvature=1.0, optimum=None,
   Returns:
     A :class:`Landscape` whose ``sample`` draws gradient noise. ``constants``:
     ``optimum``, ``optimal_value`` (= 0), ``smoothness`` (= max h),
-    ``strong_convexity`` (= min h), ``initial_gap`` (:math:`f(x_0) - f^\star`).
+    ``strong_convexity`` (= min h), ``initial_gap`` (:math:`f(x_0) - f^\star`),
+    ``noise_variance`` (:math:`E\|\xi\|^2`, the law's ``variance``).
   """
   d = noise.dim
   h = np.broadcast_to(v.check_finite_array("curvature", curvature,
@@ -103,7 +158,8 @@ def noisy_quadratic(noise: NoiseDistribution, curvature=1.0, optimum=None,
       constants={"optimum": x_star, "optimal_value": 0.0,
                  "smoothness": float(h.max()),
                  "strong_convexity": float(h.min()),
-                 "initial_gap": initial_gap, "noise": noise.name})
+                 "initial_gap": initial_gap, "noise": noise.name,
+                 "noise_variance": noise.variance})
 
 
 def ill_conditioned_quadratic(dim: int = 16, condition_number: float = 1e4,

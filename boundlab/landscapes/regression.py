@@ -35,7 +35,11 @@ from boundlab.landscapes._landscape import Landscape, finite_sum
 def linear_regression(num_examples: int = 50, dim: int = 4, *,
                       noise: float = 0.1, feature_norm: float = 1.0,
                       seed: int = 0) -> Landscape:
-  """Least squares on Gaussian features; ``constants["optimum"]`` is exact."""
+  """Least squares on Gaussian features; ``constants["optimum"]`` is exact.
+
+  With ``noise = 0`` and ``num_examples >= dim`` the labels are realisable:
+  the optimum is the planted vector and ``optimal_value`` is exactly 0.
+  """
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim)
   noise = v.check_nonnegative("noise", noise)
@@ -44,7 +48,8 @@ def linear_regression(num_examples: int = 50, dim: int = 4, *,
   x = rng.standard_normal((n, d)) * scale / np.sqrt(d)
   w_star = rng.standard_normal(d)
   y = x @ w_star + noise * rng.standard_normal(n)
-  optimum = np.linalg.lstsq(x, y, rcond=None)[0]
+  realisable = noise == 0 and n >= d   # Gaussian features: full rank a.s.
+  optimum = w_star if realisable else np.linalg.lstsq(x, y, rcond=None)[0]
 
   def loss(w, example):
     return 0.5 * (jnp.dot(w, example["x"]) - example["y"]) ** 2
@@ -55,7 +60,8 @@ def linear_regression(num_examples: int = 50, dim: int = 4, *,
       data={"x": jnp.asarray(x), "y": jnp.asarray(y)},
       constants={"optimum": optimum,
                  "smoothness": float(np.linalg.eigvalsh(x.T @ x / n)[-1]),
-                 "optimal_value": float(0.5 * np.mean((x @ optimum - y) ** 2))})
+                 "optimal_value": 0.0 if realisable else float(
+                     0.5 * np.mean((x @ optimum - y) ** 2))})
 
 
 def with_gradient_canary(landscape: Landscape, gradient_norm: float
