@@ -10,6 +10,8 @@ Floors, from the top; each imports only from the floors below it
 
 * :mod:`boundlab.cli` -- the ``boundlab`` command.
 * :mod:`boundlab.paper_repro` -- one module per paper: its claims and figures.
+* :mod:`boundlab.testing` -- property tests on bounds: hypothesis strategies,
+  assertions, the pytest plugin.
 * :mod:`boundlab.experiments` -- reusable experiment families.
 * :mod:`boundlab.claims` -- claim, experiment, bound, verdict, runner, cache,
   report, registry.

@@ -11,7 +11,7 @@ ROOT = Path(boundlab.__file__).parent
 # Bottom to top; the base modules (provenance, JSON files, validation) sit
 # under everything.
 FLOORS = ["theory", "landscapes", "algorithms", "figures", "claims",
-          "experiments", "paper_repro", "cli"]
+          "experiments", "testing", "paper_repro", "cli"]
 BASE = {"provenance", "_jsonio", "_validation", "__init__"}
 # The registry finds the built-in papers: its one import of the floor above.
 ALLOWED = {("claims/registry.py", "paper_repro")}
@@ -60,3 +60,12 @@ def test_the_stated_order_is_the_checked_one():
   table = (ROOT.parent / "ARCHITECTURE.md").read_text()
   rows = re.findall(r"^\| `boundlab/(\w+)", table, flags=re.M)
   assert [r for r in rows if r in FLOORS] == FLOORS[::-1]
+
+
+def test_every_package_directory_is_a_regular_package():
+  # setuptools' find_packages skips a directory without __init__.py: a
+  # non-editable install would lack it.
+  missing = [d.relative_to(ROOT).as_posix() for d in ROOT.rglob("*")
+             if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
+             and not (d / "__init__.py").exists()]
+  assert not missing, missing

@@ -142,8 +142,10 @@ def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
 
   Args:
     key: PRNG key (starts and noise).
-    dim, order, snr: the model (convention C, see
+    dim: dimension d of the model (convention C, see
       :mod:`boundlab.landscapes.tensor_pca`).
+    order: tensor order k.
+    snr: signal-to-noise ratio of the spike.
     learning_rate: eta.
     num_chains: independent chains (seeds) simulated together.
     max_steps: step budget (samples); chains still below threshold get -1.

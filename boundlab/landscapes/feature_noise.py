@@ -101,8 +101,9 @@ def feature_noise_classification(
     num_examples: training set size n. Default 16 [R: review].
     width: neurons per output sign m. Default 8 [R: review; whether the paper's
       m counts one or both signs is unknown, U].
-    strong_norm, weak_norm: :math:`\|u\|`, :math:`\|v\|`. The paper assumes
-      :math:`\|v\| \le 0.1 \|u\|` [R: Assumption 3]; defaults 1 and 0.1 sit on
+    strong_norm: :math:`\|u\|`, default 1.
+    weak_norm: :math:`\|v\|`, default 0.1. The paper assumes
+      :math:`\|v\| \le 0.1 \|u\|` [R: Assumption 3]; the defaults sit on
       that edge [U].
     noise_std: :math:`\sigma_p`; default :math:`3\|v\|/\sqrt d`, noise patches
       of norm about three times the weak feature's, so memorising noise is

@@ -437,8 +437,10 @@ def epsilon_lower_bound_clopper_pearson(false_positives: int, negatives: int,
   used: its bound would need lower confidence bounds on the rates.
 
   Args:
-    false_positives, negatives, false_negatives, positives: as in
-      :func:`epsilon_posterior`.
+    false_positives: as in :func:`epsilon_posterior`.
+    negatives: as in :func:`epsilon_posterior`.
+    false_negatives: as in :func:`epsilon_posterior`.
+    positives: as in :func:`epsilon_posterior`.
     delta: in [0, 1).
     level: confidence, in (0, 1).
   """
@@ -544,7 +546,9 @@ def audit_epsilon(scores_out, scores_in, delta: float, *, level: float = 0.95,
     level: credible level of ``interval`` (equal-tailed), in (0, 1).
     holdout_fraction: share of each hypothesis' trials held out for the
       posterior, in (0, 1); both parts must keep >= 1 trial.
-    prior, num_samples, complement: as in :func:`epsilon_posterior`.
+    prior: as in :func:`epsilon_posterior`.
+    num_samples: as in :func:`epsilon_posterior`.
+    complement: as in :func:`epsilon_posterior`.
     seed: seeds the split and the posterior sampling, >= 0.
   """
   out = _scores("scores_out", scores_out)
