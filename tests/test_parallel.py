@@ -160,3 +160,25 @@ def test_a_killed_worker_loses_nothing(cluster, tmp_path):
     assert again.computed_cells == 0 and again.cached_cells == 3
   finally:
     registry.unregister("flaky2026")
+
+
+def _integer_bits(config, seeds):
+  import jax.numpy as jnp
+  return [{"bits": jnp.zeros((), jnp.int_).dtype.itemsize * 8} for _ in seeds]
+
+
+@pytest.mark.parametrize("x64", [True, False])
+def test_a_task_runs_in_the_clients_precision_in_a_thread_of_its_own(x64):
+  # Dask runs tasks in worker threads; on jax 0.11 a global x64 update made
+  # there did not reach the traced code, and a full run computed in 32 bits.
+  import jax
+  from boundlab.claims import Experiment
+  experiment = Experiment("test.bits", config=lambda quick: {},
+                          measure=_integer_bits, seeds=2, quick_seeds=2)
+  before, result = jax.config.jax_enable_x64, {}
+  thread = threading.Thread(target=lambda: result.update(
+      records=parallel._measure(experiment, {}, [0], x64)[0]))
+  thread.start()
+  thread.join()
+  jax.config.update("jax_enable_x64", before)
+  assert result["records"] == [{"bits": 64 if x64 else 32}]

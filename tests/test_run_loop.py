@@ -93,6 +93,10 @@ def test_grid_points_are_validated_eagerly():
 def test_first_divergence():
   assert algorithms.first_divergence([-1, 7, 3, -1]) == 3
   assert algorithms.first_divergence([-1, -1]) == -1
+  # A 32-bit array (a run without x64) once overflowed the sentinel.
+  steps = np.array([[-1, 9], [4, -1]], dtype=np.int32)
+  np.testing.assert_array_equal(algorithms.first_divergence(steps, axis=0),
+                                [4, 9])
 
 
 def test_unroll_does_not_change_results_and_programs_are_reused():

@@ -109,7 +109,9 @@ class RunResult:
 def first_divergence(diverged_at, axis=None) -> int:
   """Earliest non-negative entry of ``diverged_at`` (along ``axis``), else
   -1."""
-  d = np.asarray(diverged_at)
+  # int64 whatever the precision: steps are counted as integers, and the
+  # sentinel must not overflow a 32-bit array.
+  d = np.asarray(diverged_at).astype(np.int64)
   big = np.iinfo(np.int64).max
   first = np.where(d >= 0, d, big).min(axis=axis)
   return np.where(first == big, -1, first)

@@ -60,10 +60,19 @@ class _Closing:
 def _measure(experiment, config, seeds, x64: bool):
   """Runs on a worker: the experiment's measure with the client's
   precision; returns the records and the wall time."""
+  # The precision is set for this task's thread as well as globally: a
+  # worker runs tasks in a thread of its own, where (in some jax versions)
+  # a global update made there does not reach the traced code. A task that
+  # would silently run in another precision than the client's fails instead.
   jax.config.update("jax_enable_x64", x64)
-  start = time.perf_counter()
-  records = experiment.measure(config, seeds)
-  return records, time.perf_counter() - start
+  with jax.enable_x64(x64):
+    bits = jax.numpy.zeros((), jax.numpy.int_).dtype.itemsize * 8
+    if bits != (64 if x64 else 32):
+      raise RuntimeError(f"worker precision is {bits}-bit, the client's is "
+                         f"{64 if x64 else 32}-bit")
+    start = time.perf_counter()
+    records = experiment.measure(config, seeds)
+    return records, time.perf_counter() - start
 
 
 def _ship_loaded_modules() -> None:
