@@ -112,6 +112,7 @@ def _claim_row(claim, out: Path) -> dict:
           "statement": claim.statement, "source": citation.short(),
           "verified": citation.verified, "relation": claim.relation.value,
           "experiment": claim.experiment.id,
+          "evidence": claim.evidence.value,
           "seeds": {"quick": claim.num_seeds(True),
                     "full": claim.num_seeds(False)},
           "full_needs_gpu": claim.experiment.full_needs_gpu,
@@ -129,9 +130,11 @@ def _cmd_list(args) -> int:
     return 0
   seconds = lambda x: "-" if x is None else f"{x:.0f} s"
   width = max(len(r["id"]) for r in rows)
-  print(f"{'claim'.ljust(width)}  verified  quick   full")
+  print(f"{'claim'.ljust(width)}  verified  evidence                 quick"
+        "   full")
   for r in rows:
     print(f"{r['id'].ljust(width)}  {'yes' if r['verified'] else 'NO '}       "
+          f"{r['evidence'].ljust(23)}  "
           f"{seconds(r['seconds']['quick']).ljust(6)}  "
           f"{seconds(r['seconds']['full'])}"
           + (" (GPU)" if r["full_needs_gpu"] else ""))
@@ -139,7 +142,11 @@ def _cmd_list(args) -> int:
       print(f"    {line}")
   print("\n" + textwrap.fill(
       f"{len(rows)} claims from {len({r['paper'] for r in rows})} papers. "
-      "'NO' = constants not checked against the paper text. quick / full: "
+      "'NO' = constants not checked against the paper text. evidence: "
+      "statistical (an interval with a false-fail rate), all-instances "
+      "(held on every sampled instance), exact, implementation-identity "
+      "(checks our code, not the paper), non-rejection (a test failed to "
+      "reject). quick / full: "
       f"seconds of the last measurement cached under {args.out}/ ('-': not "
       "run there); (GPU): full mode is meant for a GPU.", 80))
   return 0
@@ -217,6 +224,8 @@ def _run_and_report(claims, out: Path, args, *, force):
   rep = report_mod.build_report(runs, quick=quick, seed=args.seed)
   json_path, md_path = report_mod.write_report(rep, out)
   print(report_mod.format_table(rep))
+  print("\n" + "\n".join(textwrap.fill(line, 79) for line in
+                          report_mod.family_lines(rep["family"])))
   counts = runner.summary_counts(runs)
   cached = sum(r.cached_cells for r in runs)
   computed = sum(r.computed_cells for r in runs)

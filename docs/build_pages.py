@@ -117,6 +117,7 @@ def catalogue() -> str:
           f"| verified | {'yes' if citation.verified else 'no'}: "
           f"{_cell(citation.note) or '-'} |",
           f"| measurement | {_cell(claim.measurement)} |",
+          f"| evidence | {claim.evidence.value} |",
           f"| experiment | `{experiment.id}`: {experiment.num_seeds(True)} "
           f"seeds quick, {experiment.num_seeds(False)} full |",
           f"| cost, quick | {_seconds(cost.get('quick'))} |",

@@ -67,6 +67,13 @@ os.makedirs("my_papers", exist_ok=True)
 # from the `Bound` itself so that the number and the formula in the report
 # cannot drift apart. The claim's verdict is on the worst ratio over $T$ of
 # the measurement to the bound, with simultaneous intervals over the $T$'s.
+# Every claim declares its `evidence`: `"statistical"` here, since the
+# verdict is a confidence interval over random seeds at the claim's
+# false-fail rate. Other kinds are `"all-instances"` (a relation checked on
+# every sampled instance, e.g. deterministic runs from random starts),
+# `"exact"`, `"implementation-identity"` (a check of your own code) and
+# `"non-rejection"` (a test that holds by failing to reject, which must say
+# what effect it would have detected).
 
 # %%
 # %%writefile my_papers/bottou2018.py
@@ -105,7 +112,7 @@ CLAIMS = (Claim(
     experiment=Experiment("bottou2018.sgd_runs", lambda quick: {
         "curvatures": [0.5, 1.0, 2.0], "noise": 0.5,
         "horizons": [2**k for k in range(4, 10 if quick else 14)]},
-        SWEEP.measure, seeds=32, quick_seeds=8),
+        SWEEP.measure, seeds=32, quick_seeds=8), evidence="statistical",
     relation="<=", evaluate=SWEEP.evaluate_ratio("g2"),
     plot=SWEEP.plot("g2", xlabel="T", ylabel="mean |grad f|^2",
                     rhs_label="bound")),)

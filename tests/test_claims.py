@@ -7,13 +7,14 @@ import math
 import mpmath
 import numpy as np
 import pytest
+import scipy.stats
 import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 
 from boundlab import _jsonio
-from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Outcome,
-                             Paper, Records, Relation, decide)
+from boundlab.claims import (Bound, Claim, Evaluation, Evidence, Experiment,
+                             Outcome, Paper, Records, Relation, decide)
 from boundlab.claims import runner
 from boundlab.claims.cache import CellCache
 
@@ -25,13 +26,17 @@ def _bound(expression=0, **kwargs):
   return Bound("b", expression, PAPER.cite("Eq. 1"), **kwargs)
 
 
-def _claim(evaluate, *, bound=None, experiment=None, **kwargs):
+def _claim(evaluate, *, bound=None, experiment=None, evidence="exact",
+           **kwargs):
+  # The evaluations below are fixed numbers, not intervals at level
+  # 1 - alpha: "exact" unless a test says otherwise.
   experiment = experiment or Experiment(
       "test.runs", lambda quick: {}, lambda config, seeds: [
           {"x": float(s)} for s in seeds], seeds=2, quick_seeds=2)
   return Claim(id="test.claim", paper=PAPER, statement="s", measurement="m",
                bound=bound or _bound(), relation=Relation.LE,
-               experiment=experiment, evaluate=evaluate, **kwargs)
+               experiment=experiment, evaluate=evaluate, evidence=evidence,
+               **kwargs)
 
 
 # --- Bound ------------------------------------------------------------------
@@ -150,6 +155,45 @@ def test_claim_and_experiment_validation():
     Experiment("test.runs", dict, list, seeds=1)
   with pytest.raises(ValueError, match="lower snake_case"):
     Paper(key="Chen2020", title="t", authors="a", arxiv="1", version="v1")
+  with pytest.raises(ValueError, match="declare its evidence"):
+    _claim(evaluate, evidence=None)
+  with pytest.raises(ValueError, match="evidence must be one of"):
+    _claim(evaluate, evidence="anecdotal")
+  assert _claim(evaluate, evidence="all-instances").evidence is \
+      Evidence.ALL_INSTANCES
+
+
+def test_evidence_kinds_in_the_verdict():
+  # all-instances: the seeds are the instances unless the evaluation counts.
+  claim = _claim(lambda c, r, a: Evaluation(0.0, (-1.0, 0.0)),
+                 evidence="all-instances")
+  verdict, _ = runner.judge(claim, {}, _records(4))
+  assert verdict.instances == 4 and verdict.failure_probability_bound == \
+      pytest.approx(1 - 0.05 ** (1 / 4))
+  claim = _claim(lambda c, r, a: Evaluation(0.0, (-1.0, 0.0), instances=40),
+                 evidence="all-instances")
+  assert runner.judge(claim, {}, _records(4))[0].instances == 40
+  # non-rejection: the evaluation must say what the test would detect.
+  silent = _claim(lambda c, r, a: Evaluation(0.0, (0.0, 0.0)),
+                  evidence="non-rejection")
+  with pytest.raises(ValueError, match="detectable_effect"):
+    runner.judge(silent, {}, _records())
+  stated = _claim(lambda c, r, a: Evaluation(0.0, (0.0, 0.0),
+                                             detectable_effect=0.3),
+                  evidence="non-rejection")
+  assert runner.judge(stated, {}, _records())[0].detectable_effect == 0.3
+  # statistical, violated: a p-value from intervals at smaller alpha (here
+  # mean 1, half-width z_{1-alpha/2} / 2: violated of 0 down to z = 2).
+  half = lambda a: 0.5 * scipy.stats.norm.ppf(1 - a / 2)
+  shifted = _claim(lambda c, r, a: Evaluation(1.0, (1.0 - half(a),
+                                                    1.0 + half(a))),
+                   evidence="statistical")
+  verdict, _ = runner.judge(shifted, {}, _records())
+  assert verdict.outcome is Outcome.VIOLATED
+  assert verdict.p_value == pytest.approx(2 * scipy.stats.norm.sf(2.0),
+                                          rel=1e-6)
+  exact = _claim(lambda c, r, a: Evaluation(1.0, (1.0, 1.0)))
+  assert runner.judge(exact, {}, _records())[0].p_value is None
 
 
 def test_paper_cite_fills_arxiv_and_version():

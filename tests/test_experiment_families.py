@@ -31,13 +31,15 @@ PAPER = Paper(key="synthetic", title="t", authors="a", arxiv="0000.00000",
               version="v1")
 
 
-def _claim(evaluate, plot, *, relation=Relation.LE, bound=0, **kwargs):
+def _claim(evaluate, plot, *, relation=Relation.LE, bound=0,
+           evidence="statistical", **kwargs):
+  # Every family evaluated here gives an interval at level 1 - alpha.
   return Claim(id="synthetic.claim", paper=PAPER, statement="s",
                measurement="m", relation=relation,
                bound=Bound("b", bound, PAPER.cite("Eq. 1")),
                experiment=Experiment("synthetic.runs", lambda q: {},
                                      lambda c, s: []),
-               evaluate=evaluate, plot=plot, **kwargs)
+               evaluate=evaluate, plot=plot, evidence=evidence, **kwargs)
 
 
 def _round_trip(raw):
@@ -90,7 +92,7 @@ class TestPhaseDiagram(FamilyContract):
     claim = self.family.claim(
         id="synthetic.claim", paper=PAPER, statement="s", measurement="m",
         bound=Bound("2", 2, PAPER.cite("Eq. 1")), tolerance=0.25,
-        tolerance_reason="synthetic")
+        tolerance_reason="synthetic", evidence="statistical")
     return claim, config, raw
 
   # Planted exponents whose thresholds stay inside the n-grid around d^2.

@@ -111,7 +111,7 @@ def _claim(name, measure):
       relation="<=",
       experiment=Experiment(f"flaky2026.{{name}}", _config({marker!r}),
                             measure, seeds=3, quick_seeds=3),
-      evaluate=_evaluate)
+      evidence="all-instances", evaluate=_evaluate)
 
 CLAIMS = (_claim("survives", _measure), _claim("fails", _fail))
 '''

@@ -1,5 +1,7 @@
 """The run loop: recording, exact step sums, divergence, vmap over seeds and grids."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -297,3 +299,16 @@ def test_a_mean_gradient_optimizer_without_its_wrapper_is_named():
   with pytest.raises(ValueError, match="with_mean_gradient"):
     algorithms.run(_quadratic(), lambda key, lr: optax.adam(lr), [0], steps=2,
                    record_every=1, batch_size=2, hyperparams={"lr": [0.1]})
+
+
+def test_divergence_step_is_exact():
+  # GD on h = 2 with step 1.5 from x0 = 1 and no noise: x_t = (-2)^t exactly
+  # in floating point (3x and x - 3x are exact at powers of two), so x_1023
+  # = -2^1023 is finite and the 1024th step overflows (3 x 2^1023 = inf).
+  landscape = dataclasses.replace(
+      landscapes.noisy_quadratic(landscapes.zero_noise(1), curvature=2.0),
+      init=lambda key: jnp.ones(1))
+  result = algorithms.run(
+      landscape, algorithms.with_mean_gradient(optax.sgd(1.5)), [0],
+      steps=1100, record_every=100, batch_size=1)
+  assert result.diverged_at.tolist() == [1024]

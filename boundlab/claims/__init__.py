@@ -16,10 +16,12 @@ from boundlab.claims.records import Records
 from boundlab.claims.registry import (all_claims, get_claim, load,
                                       paper_module, papers, register,
                                       select_claims)
-from boundlab.claims.verdict import Outcome, Relation, Verdict, decide
+from boundlab.claims.verdict import (Evidence, Outcome, Relation, Verdict,
+                                     decide)
 
 __all__ = [
-    "Bound", "Citation", "Claim", "Evaluation", "Experiment", "Outcome",
+    "Bound", "Citation", "Claim", "Evaluation", "Evidence", "Experiment",
+    "Outcome",
     "Paper", "Records", "Relation", "Verdict", "all_claims", "decide",
     "get_claim", "load", "paper_module", "papers", "register",
     "select_claims",

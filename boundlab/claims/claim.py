@@ -32,7 +32,7 @@ from typing import Any
 
 from boundlab.claims.bound import Bound
 from boundlab.claims.paper import Paper
-from boundlab.claims.verdict import Relation
+from boundlab.claims.verdict import Evidence, Relation
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -90,6 +90,12 @@ class Evaluation:
       experiment (e.g. "at similar accuracy"); the verdict is then
       ``inconclusive`` whatever the interval says, and the reason leads the
       notes.
+    instances: for ``all-instances`` evidence, the number of independent
+      instances checked when it is not the number of seeds (e.g. several
+      random problems per seed).
+    detectable_effect: required for ``non-rejection`` evidence: the
+      smallest effect, in the measured quantity's units, that the test
+      detects with 80% power at the claim's false-fail rate.
   """
 
   measured: float
@@ -98,6 +104,8 @@ class Evaluation:
   bound_values: Mapping[str, float] = dataclasses.field(default_factory=dict)
   tables: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   inconclusive_reason: str = ""
+  instances: int | None = None
+  detectable_effect: float | None = None
 
   @classmethod
   def undetermined(cls, reason: str, notes: str = "", **kwargs) -> Evaluation:
@@ -123,6 +131,10 @@ class Claim:
     tolerance: declared slack or tolerance (see :mod:`.verdict`), never fitted.
     tolerance_reason: why that tolerance (required when it is non-zero).
     false_fail_rate: declared probability that a true claim reads violated.
+    evidence: what kind of evidence the verdict is
+      (:class:`~boundlab.claims.verdict.Evidence`): a statistical interval,
+      all sampled instances, an exact computation, an identity of our own
+      implementation, or a failure to reject.
   """
 
   id: str
@@ -137,9 +149,19 @@ class Claim:
   false_fail_rate: float = 0.05
   tolerance: float = 0.0
   tolerance_reason: str = ""
+  evidence: Evidence | None = None
 
   def __post_init__(self):
     _check_id("claim", self.id)
+    if self.evidence is None:
+      raise ValueError(f"claim {self.id}: declare its evidence kind, one of "
+                       f"{[e.value for e in Evidence]}")
+    try:
+      object.__setattr__(self, "evidence", Evidence(self.evidence))
+    except ValueError:
+      raise ValueError(f"claim {self.id}: evidence must be one of "
+                       f"{[e.value for e in Evidence]}, got "
+                       f"{self.evidence!r}") from None
     if not self.id.startswith(self.paper.key + "."):
       raise ValueError(f"claim id {self.id!r} must start with the paper key "
                        f"{self.paper.key!r}")

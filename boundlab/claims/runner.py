@@ -23,7 +23,8 @@ from boundlab import _jsonio
 from boundlab.claims.cache import CellCache, cell_key, code_fingerprint
 from boundlab.claims.claim import Claim, Evaluation, Experiment
 from boundlab.claims.records import Records
-from boundlab.claims.verdict import Outcome, Verdict, decide
+from boundlab.claims.verdict import (Evidence, Outcome, Verdict,
+                                     all_instances_failure_bound, decide)
 from boundlab.figures import save_figure
 from boundlab.provenance import device_description
 
@@ -151,12 +152,59 @@ def judge(claim: Claim, config: dict,
     notes = f"{evaluation.inconclusive_reason} {notes}".strip()
   elif undetermined:
     outcome = Outcome.INCONCLUSIVE
+  evidence = claim.evidence
+  instances = failure_bound = p_value = None
+  if evidence is Evidence.ALL_INSTANCES:
+    instances = evaluation.instances or len(records)
+    if outcome is Outcome.HOLDS:
+      failure_bound = all_instances_failure_bound(instances,
+                                                  claim.false_fail_rate)
+  if evidence is Evidence.NON_REJECTION and evaluation.detectable_effect is None:
+    raise ValueError(f"claim {claim.id}: a non-rejection claim's evaluation "
+                     "must state detectable_effect (the smallest effect "
+                     "its test detects with 80% power)")
+  if evidence.stochastic and outcome is Outcome.VIOLATED:
+    p_value = violation_p_value(claim, config, records)
   verdict = Verdict(
       claim_id=claim.id, outcome=outcome, measured=measured,
       ci=ci, bound=bound, bound_ci=(bound, bound), relation=claim.relation,
       tolerance=claim.tolerance, sample_size=len(records),
-      false_fail_rate=claim.false_fail_rate, notes=notes)
+      false_fail_rate=claim.false_fail_rate, notes=notes, evidence=evidence,
+      instances=instances, failure_probability_bound=failure_bound,
+      detectable_effect=evaluation.detectable_effect, p_value=p_value)
   return verdict, evaluation
+
+
+def violation_p_value(claim: Claim, config: dict, records: Records, *,
+                      smallest: float = 1e-12, steps: int = 40) -> float:
+  """The smallest false-fail rate at which the claim still reads violated.
+
+  A claim's test is "violated at rate alpha": its interval at level 1 -
+  alpha excludes the bound. Intervals widen as alpha falls, so the set of
+  rates at which it is violated is an interval (alpha*, alpha]; alpha* is
+  the test's p-value, found by bisection on log alpha (``steps`` halvings,
+  a relative resolution of ``(alpha/smallest)^(2^-steps)``). Returns the
+  claim's own rate if it is not violated there, and ``smallest`` if it is
+  violated even there.
+  """
+  def violated(alpha):
+    evaluation = claim.evaluate(config, records, alpha)
+    bound = claim.bound.value(config, evaluation.bound_values)
+    return decide(claim.relation, tuple(float(x) for x in evaluation.ci),
+                  (bound, bound), claim.tolerance) is Outcome.VIOLATED
+  high = claim.false_fail_rate
+  if not violated(high):
+    return high
+  if violated(smallest):
+    return smallest
+  lo, hi = math.log(smallest), math.log(high)
+  for _ in range(steps):
+    mid = 0.5 * (lo + hi)
+    if violated(math.exp(mid)):
+      hi = mid
+    else:
+      lo = mid
+  return math.exp(hi)
 
 
 # Records or tables above this size stay out of a figure's sidecar: it then

@@ -131,6 +131,8 @@ LARGE_CLIP_BETTER_CALIBRATED = Claim(
             "figures [V]; the paper's own models (ViT, BERT) are not "
             "reproduced; the bin count is not confirmed.")),
     relation=Relation.LE,
+    # A Student-t interval over evaluation seeds at level 1 - alpha.
+    evidence="statistical",
     experiment=Experiment("bu2021.large_clip_norm_better_calibrated", _config,
                           _measure, seeds=16, quick_seeds=8),
     evaluate=COMPARISON.evaluate_log_ratio(

@@ -60,7 +60,7 @@ SMOOTHED_HE3 = PhaseDiagram(
             "Rate d^{k*/2} from the abstract [V]; lambda = d^{1/4} and the "
             "step-size order recalled [R]; the log in our step size is "
             "ours.")),
-    tolerance=0.25,
+    tolerance=0.25, evidence="statistical",   # bootstrap CI at 1 - alpha
     tolerance_reason="Polylog factors (our step size carries 1/log d, so "
     "the escape time carries log d: +1/log d ~ 0.1-0.25 on local slopes at "
     "these d) and finite-d effects; 0.25 is half the gap to the unsmoothed "

@@ -108,6 +108,8 @@ CLAIMS = SAM_FLATTER, SAF_FLATTER = tuple(Claim(
             "classifier; Tr H as the flatness measure and the loss levels "
             "are ours.")),
     relation=Relation.LE, experiment=RUNS,
+    # Bonferroni-simultaneous Student-t intervals over seeds, level 1 - alpha.
+    evidence="statistical",
     evaluate=EQUAL_LOSS.evaluate_below_reference(method, notes=_notes),
     plot=EQUAL_LOSS.plot(colors=dict(zip(EQUAL_LOSS.methods, map(
         figures.PALETTE.get, ("neutral", "measured", "accent"))))))

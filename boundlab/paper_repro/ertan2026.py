@@ -101,7 +101,9 @@ SEPARATION = Claim(
     bound=dataclasses.replace(
         KAPPA_BOUND, expression=1, symbol_meanings={},
         name="kappa / ((1/sqrt8)(1 - 1/sqrt(4 pi ln M))) >= 1"),
-    relation=Relation.GE, experiment=Experiment(
+    relation=Relation.GE,
+    # Simultaneous t intervals over independent Monte Carlo seeds.
+    evidence="statistical", experiment=Experiment(
         "ertan2026.separation_below_noise_threshold", lambda quick: {
             "rounds": [10, 100, 1000], "sigma_fractions": [0.5, 0.8, 0.95],
             "samples": 8_000 if quick else 200_000},

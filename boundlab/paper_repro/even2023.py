@@ -216,10 +216,11 @@ _RUNS = Experiment("even2023.diagonal_net_limits", _config, _measure,
 
 
 def _claim(name, statement, measurement, bound_name, latex, relation,
-           evaluate, expression=1, **tolerance):
+           evaluate, evidence, expression=1, **tolerance):
   return Claim(
       id=f"even2023.{name}", paper=PAPER, statement=statement,
       measurement=measurement, relation=relation, experiment=_RUNS,
+      evidence=evidence,
       bound=Bound(name=bound_name, expression=expression,
                   statement_latex=latex, citation=_CITATION),
       evaluate=evaluate, plot=_plot, **tolerance)
@@ -233,7 +234,10 @@ PRODUCT_IDENTITY = _claim(
     "the per-example gradients at each step, over GD and SGD (B = 1) runs.",
     "log-residual = 0", r"w_+^\infty w_-^\infty = \alpha^2\prod_t(1 - "
     r"4\eta^2 g_t^2)", Relation.APPROX,
-    _range_evaluate(_identity_notes, "identity_residual"), expression=0,
+    _range_evaluate(_identity_notes, "identity_residual"),
+    # The per-step identity of the implemented update (derived here [D]),
+    # our probe's accumulated product against the parameters.
+    evidence="implementation-identity", expression=0,
     tolerance=1e-10,
     tolerance_reason="float64 rounding: ~1 ulp per step in each of the "
     "product and the accumulated log over up to 6e4 steps gives <= 2e-11; "
@@ -248,7 +252,10 @@ EFFECTIVE_SCALE_PREDICTION = _claim(
     "error(alpha_inf) / error(alpha) <= 1",
     r"\frac{\|\beta_\infty - \arg\min Q_{\alpha_\infty}\|}{\|\beta_\infty - "
     r"\arg\min Q_\alpha\|} \le 1", Relation.LE, _range_evaluate(
-        _prediction_notes, "error_effective_scale", "error_init_scale"))
+        _prediction_notes, "error_effective_scale", "error_init_scale"),
+    # Every converged run on every data set (one per seed): a range, not a
+    # confidence interval; the instances are the data sets.
+    evidence="all-instances")
 SGD_SMALLER_SCALE = _claim(
     "sgd_effective_scale_below_gd",
     "At equal step size, SGD's effective scale alpha_inf is smaller than "
@@ -257,14 +264,15 @@ SGD_SMALLER_SCALE = _claim(
     "and data, mean over data sets; the largest over step sizes.",
     "SGD/GD effective scale ratio <= 1",
     r"\|\alpha_\infty^{\mathrm{SGD}}\|_2^2 \le \|\alpha_\infty^{\mathrm{GD}}"
-    r"\|_2^2", Relation.LE, _sgd_over_gd("scale_ratio", "sum alpha_inf^2"))
+    r"\|_2^2", Relation.LE, _sgd_over_gd("scale_ratio", "sum alpha_inf^2"),
+    evidence="statistical")
 SGD_SPARSER = _claim(
     "sgd_solution_sparser_than_gd", "At equal step size, the SGD solution "
     "is sparser than the GD one: it has a smaller l1 norm among interpolators.",
     "||beta||_1 of the SGD (B = 1) limit over that of the GD limit, mean over "
     "data sets; the largest over step sizes.", "SGD/GD l1 ratio <= 1",
     r"\|\beta_\infty^{\mathrm{SGD}}\|_1 \le \|\beta_\infty^{\mathrm{GD}}\|_1",
-    Relation.LE, _sgd_over_gd("l1", "||beta||_1"))
+    Relation.LE, _sgd_over_gd("l1", "||beta||_1"), evidence="statistical")
 CLAIMS = (PRODUCT_IDENTITY, EFFECTIVE_SCALE_PREDICTION, SGD_SMALLER_SCALE,
           SGD_SPARSER)
 

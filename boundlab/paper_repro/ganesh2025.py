@@ -79,6 +79,8 @@ SCALE_THEN_PRIVATIZE = Claim(
             "The paper's thesis, on the shared references' synthetic check "
             "S1; its own experiment is a small language model, not this one.")),
     relation=Relation.LE,
+    # A Student-t interval over evaluation seeds at level 1 - alpha.
+    evidence="statistical",
     experiment=Experiment("ganesh2025.scale_then_privatize_lower_loss",
                           _config, _measure, seeds=16, quick_seeds=8),
     evaluate=COMPARISON.evaluate_log_ratio(

@@ -111,6 +111,10 @@ MOMENTUM_IDENTITY, PROJECTION_IDENTITY = (Claim(
                 statement_latex=latex, citation=_CITATION),
     tolerance_reason="float64 rounding accumulated over the run's recursion "
     "and the sums of squares (relative 1e-12 >> observed 1e-15 scale).",
+    # An algebraic identity of the implemented update (optax's heavy ball,
+    # our SGDP) on a scale-invariant loss, re-derived here [D]: what the
+    # check can catch is a wrong update or a wrong transcription.
+    evidence="implementation-identity",
     experiment=RUNS, evaluate=functools.partial(_evaluate, field), plot=_plot)
     for name, field, statement, measurement, latex in ((
         "momentum_norm_growth_identity", "momentum_residual",

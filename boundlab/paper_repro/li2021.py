@@ -86,6 +86,9 @@ GHOST_NORM = Claim(
             "Identity read in the authors' code [V]; the equation number is "
             "recalled [R].")),
     relation=Relation.APPROX, tolerance=1e-10,
+    # Our ghost_weight_norms_squared against materialised per-example
+    # gradients: an identity of our implementation, checked on every shape.
+    evidence="implementation-identity",
     tolerance_reason="An algebraic identity evaluated two ways in float64: "
     "the paths differ by summation order, O(T d p) roundings of 1e-16 each; "
     "1e-10 is far above that and far below any real discrepancy.",

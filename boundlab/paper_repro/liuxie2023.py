@@ -35,7 +35,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import scipy.stats
-import sympy
 
 from boundlab import algorithms, figures, landscapes, theory
 from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
@@ -157,9 +156,13 @@ def _evaluate(config, records, alpha, claim):
         f"Downstream probe accuracy at the end minus the start of "
         f"{config['steps']} label-noise SGD steps past convergence (both at "
         f"GD limits, training loss <= {config['equal_loss']:g}); median "
-        f"{acc_drift} while median Tr H fell {trace_drift}. Bound: two "
-        f"binomial SEs of the "
-        f"{config['downstream_test']}-point test set. The drift shrinks u and "
+        f"{acc_drift} while median Tr H fell {trace_drift}. Bound 0: the "
+        f"paper says 'improves', so only an interval below 0 (no improvement "
+        f"at all) contradicts it; two binomial SEs of the "
+        f"{config['downstream_test']}-point test set at accuracy 1/2 are "
+        f"{1 / np.sqrt(config['downstream_test']):.4f}, for scale (our "
+        "former bound). The drift "
+        "shrinks u and "
         "v together on every coordinate (balancing): Tr H falls, but which "
         "coordinates the representation u * x emphasises barely changes.")
   else:
@@ -186,6 +189,9 @@ def _evaluate(config, records, alpha, claim):
         "the paper's correlation where its cause is explicit, not that SGD's "
         "implicit bias produces it (see the training-past-convergence claim).")
   mean, ci = theory.mean_ci(values, alpha)
+  if claim == "training_past_convergence_improves_transfer":
+    notes += (f" The interval excludes gains above {ci[1]:.2g}: an "
+              "improvement, if any, is smaller than that.")
   return Evaluation(measured=mean, ci=ci, inconclusive_reason=reason,
                     notes=f"{notes} Student-t interval over {len(records)} "
                     "seeds.")
@@ -231,6 +237,8 @@ CLAIMS = TRACE_DRIFT, FLATTER_TRANSFERS, PAST_CONVERGENCE = tuple(
     Claim(id=f"liuxie2023.{name}", paper=PAPER, relation=relation,
           statement=statement, measurement=measurement, bound=bound,
           experiment=FLAT_MINIMA, plot=_plot,
+          # Student-t interval over seeds at level 1 - alpha.
+          evidence="statistical",
           evaluate=functools.partial(_evaluate, claim=name))
     for name, relation, statement, measurement, bound in ((
         "label_noise_sgd_decreases_trace", Relation.LE,
@@ -260,13 +268,15 @@ CLAIMS = TRACE_DRIFT, FLATTER_TRANSFERS, PAST_CONVERGENCE = tuple(
         "toward flatter minima) improves downstream performance.",
         "Mean over seeds of the downstream probe accuracy gained between the "
         "start and the end of the label-noise SGD trajectory (GD limits).",
-        Bound(name="accuracy gain >= 1/sqrt(N_test)",
-              expression=1 / sympy.sqrt(sympy.Symbol("N_test")),
-              constants=lambda config: {"N_test": config["downstream_test"]},
-              symbol_meanings={"N_test": "downstream test points"},
+        # The paper states no size of the improvement: the bound is 0. (It
+        # was 1/sqrt(N_test), a test-set resolution of ours, which read
+        # "violated" when the interval merely excluded a gain of that size.)
+        Bound(name="accuracy gain >= 0 (any improvement; the paper states "
+              "no size)", expression=0,
               statement_latex=r"\mathrm{acc}(\Phi(\theta_T)) - \mathrm{acc}("
-              r"\Phi(\theta_0)) \ge 2\sqrt{1/(4N_{\mathrm{test}})}",
+              r"\Phi(\theta_0)) \ge 0",
               citation=PAPER.cite(
                   "Abstract; Section 4 (training longer past convergence)",
-                  "Qualitative statement [V: abstract]; the synthetic check "
-                  "here is ours [D], not the paper's PCFG experiment.")))))
+                  "Qualitative statement [V: abstract]: 'improves', no "
+                  "magnitude, hence the bound 0; the synthetic check here is "
+                  "ours [D], not the paper's PCFG experiment.")))))

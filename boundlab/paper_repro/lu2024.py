@@ -149,7 +149,8 @@ def _evaluate(config, records, alpha, claim):
         f"{np.median(records['large']['weak_overlap'][:, 0]):.3g}); GD, same "
         f"step: {np.median(final['gd']):.3g}; GD, same effective k (step x n "
         f"/ (strong / 2)): {np.median(final['gd_matched']):.3g}. Bound "
-        f"delta/4, delta = {delta}, the smallest Assumption 4 allows [R].")
+        f"delta/4 (Theorem 5), delta = {delta}: our choice, the smallest "
+        "Assumption 4 allows [R].")
   elif claim == "weak_feature_init_scale_small_step":
     growth = final["small"] / records["small"]["weak_overlap"][:, 0]
     values, notes = final["small"], (
@@ -158,14 +159,18 @@ def _evaluate(config, records, alpha, claim):
         f"over initialisation: median {np.median(growth):.2f}x (per seed "
         f"{np.min(growth):.2f}-{np.max(growth):.2f}x). Proposition 6's "
         "O~(sigma_0 |v|) has no explicit constant: the check is the paper's "
-        "separation, below Theorem 5's constant scale delta/4.")
+        "separation, below Theorem 5's constant scale delta/4 at our delta = "
+        f"{_ASSUMPTION_4_DELTA[1]:g} (Assumption 4's largest; "
+        f"{_ASSUMPTION_4_DELTA[0]:g} gives {_ASSUMPTION_4_DELTA[0] / 4:g}).")
   else:
     acc = {run: records[run]["weak_test_accuracy"][:, -1] for run in RUNS}
     values, notes = acc["large"] - acc["small"], (
         f"Accuracy on {config['num_test']} weak-only test points per seed, "
         "large minus small step, paired by seed; mean accuracies: "
         + "; ".join(f"{_LABELS[run]} {acc[run].mean():.3f}" for run in RUNS)
-        + "; bound: two binomial SEs of one seed's test set. The paper: "
+        + "; bound 0: any gap is 'better' (two binomial SEs of one seed's "
+        f"test set, {1 / np.sqrt(config['num_test']):.4f}, for scale). The "
+        "paper: "
         "99.38% vs 93.75% on 32 test points, 4 weak-only [R] (near-perfect "
         "vs near-chance on the weak points); that level depends on the [U] "
         "noise level (see the noise-level example figure), not checked. GD: "
@@ -195,7 +200,8 @@ def _plot(config, records, evaluation):
   for ax, name, level, label, ylabel in (
       (axes[0, 1], "median_deviation", delta, "delta = 0.2",
        "median |y f - 1| over strong points"),
-      (axes[1, 0], "weak_overlap", delta / 4, "delta/4 (Theorem 5)",
+      (axes[1, 0], "weak_overlap", delta / 4,
+       f"delta/4 at delta = {delta:g} (large-step bound)",
        "max_r j <w_jr, v> (weak feature)"),
       (axes[1, 1], "weak_test_accuracy", 0.5, "chance",
        "accuracy on weak-only test points")):
@@ -205,6 +211,10 @@ def _plot(config, records, evaluation):
                    log=name != "weak_test_accuracy")
     figures.horizontal_reference(ax, level, label=label)
     ax.set(xlabel="step", ylabel=ylabel)
+  figures.horizontal_reference(
+      axes[1, 0], _ASSUMPTION_4_DELTA[1] / 4, style=":",
+      label=f"delta/4 at delta = {_ASSUMPTION_4_DELTA[1]:g} (small-step bound)")
+  for ax in axes.flat[1:]:
     ax.legend(fontsize=7)
   return fig
 
@@ -219,14 +229,28 @@ def _claim(name, relation, statement, measurement, bound):
   return Claim(id=f"lu2024.{name}", paper=PAPER, statement=statement,
                measurement=measurement, bound=bound, relation=relation,
                experiment=DYNAMICS, plot=_plot,
+               # Student-t interval over seeds (one data set each), 1 - alpha.
+               evidence="statistical",
                evaluate=functools.partial(_evaluate, claim=name))
 
 
-_QUARTER_DELTA = dict(
-    name="delta/4 with delta = 0.2",
-    expression=sympy.Symbol("delta", positive=True) / 4,
-    constants=lambda config: {"delta": config["delta_min"]},
-    symbol_meanings={"delta": "Assumption 4's smallest delta"})
+# Assumption 4 allows any delta in (0.2, 0.8) [R]; the paper fixes none. The
+# value in each bound below is our choice: the end of that range least
+# demanding for the claim's direction, so that "violated" contradicts the
+# paper for every admissible delta (smallest for ">=", largest for "<=").
+_ASSUMPTION_4_DELTA = (0.2, 0.8)
+_delta = sympy.Symbol("delta", positive=True)
+
+
+def _quarter_delta(end: str) -> dict:
+  smallest = end == "smallest"
+  value = _ASSUMPTION_4_DELTA[0 if smallest else 1]
+  return dict(
+      name=f"delta/4 at delta = {value:g}: delta is our choice, Assumption 4's "
+      f"{end} (least demanding for this claim)", expression=_delta / 4,
+      constants=lambda config: {"delta": value},
+      symbol_meanings={"delta": f"Assumption 4's {end} delta, chosen by us "
+                       "(the paper fixes none)"})
 
 
 OSCILLATION = _claim(
@@ -236,7 +260,8 @@ OSCILLATION = _claim(
     "throughout training (assumed by the paper, not proved).",
     "Fraction of (recorded step, strong training point) pairs with "
     "|y f - 1| >= 0.2 until the weak overlap reaches delta/4, mean over seeds.",
-    Bound(name="oscillating fraction = 1", expression=1,
+    Bound(name="oscillating fraction = 1, at delta = 0.2 (our choice: "
+          "Assumption 4's smallest delta, the least demanding)", expression=1,
           statement_latex=r"|y_{i_t} f(x_{i_t}; W^{(t)}) - 1| \ge "
           r"\delta\ \ \forall t",
           citation=PAPER.cite("Assumption 4", _RECONSTRUCTED)))
@@ -246,7 +271,10 @@ WEAK_FEATURE_LARGE = _claim(
     "Under the oscillation, the weak-feature overlap max_r <w_r, v> reaches "
     "the constant scale delta/4.",
     "max_(j,r) j<w_jr, v> after 20k large SGD steps, mean over seeds.",
-    Bound(**_QUARTER_DELTA, citation=PAPER.cite("Theorem 5", _RECONSTRUCTED),
+    Bound(**_quarter_delta("smallest"),
+          citation=PAPER.cite("Theorem 5", _RECONSTRUCTED + " The scale "
+                              "delta/4 is Theorem 5's [R]; delta = 0.2 is "
+                              "ours, the smallest Assumption 4 allows."),
           statement_latex=r"\max_r \langle w_r, v\rangle \ge \delta/4"))
 
 WEAK_FEATURE_SMALL = _claim(
@@ -254,9 +282,16 @@ WEAK_FEATURE_SMALL = _claim(
     "With a small learning rate the weak-feature overlap stays at the scale of "
     "the initialisation, O~(sigma_0 |v|), far below delta/4.",
     "max_(j,r) j<w_jr, v> after 20k small SGD steps, mean over seeds.",
-    Bound(**_QUARTER_DELTA, statement_latex=r"\max_r \langle w_r, v\rangle = "
-          r"\tilde O(\sigma_0\|v\|) < \delta/4",
-          citation=PAPER.cite("Proposition 6", _RECONSTRUCTED)))
+    # Proposition 6's O~(sigma_0 |v|) has no constant: the threshold, Theorem
+    # 5's scale delta/4, is ours. It was delta = 0.2 (0.05), the most
+    # demanding delta for "<=": it would read violated at overlaps (0.05,
+    # 0.2] that delta = 0.8 leaves below the constant scale.
+    Bound(**_quarter_delta("largest"), statement_latex=r"\max_r \langle w_r,"
+          r" v\rangle = \tilde O(\sigma_0\|v\|) < \delta/4",
+          citation=PAPER.cite("Proposition 6", _RECONSTRUCTED + " O~(sigma_0 "
+                              "|v|) has no explicit constant; the threshold "
+                              "delta/4 at delta = 0.8 (Assumption 4's "
+                              "largest) is ours.")))
 
 WEAK_TEST_ACCURACY = _claim(
     "weak_test_accuracy_large_beats_small", Relation.GE,
@@ -264,13 +299,15 @@ WEAK_TEST_ACCURACY = _claim(
     "features alone better than the small-learning-rate one (the paper: only "
     "the large step classifies them correctly).",
     "Mean over seeds of the weak-only test accuracy, large minus small step.",
-    Bound(name="accuracy gap >= 1/sqrt(num_test)",
-          expression=1 / sympy.sqrt(sympy.Symbol("N_test")),
-          constants=lambda config: {"N_test": config["num_test"]},
-          symbol_meanings={"N_test": "weak-only test points per seed"},
-          statement_latex=r"\mathrm{acc}_{\eta_{\mathrm{large}}} - \mathrm{acc}"
-          r"_{\eta_{\mathrm{small}}} \ge 2\sqrt{1/(4 N_{\mathrm{test}})}",
-          citation=PAPER.cite("Section 4.2", _RECONSTRUCTED)))
+    # "Better": any gap. (It was 1/sqrt(N_test), two binomial SEs of one
+    # seed's test set, a resolution of ours that would read "violated" when
+    # the interval merely excluded a gap of that size.)
+    Bound(name="accuracy gap >= 0 (any gap; the paper states no size)",
+          expression=0, statement_latex=r"\mathrm{acc}_{\eta_{\mathrm{large}}}"
+          r" - \mathrm{acc}_{\eta_{\mathrm{small}}} \ge 0",
+          citation=PAPER.cite("Section 4.2", _RECONSTRUCTED + " The paper "
+                              "states the gap qualitatively, hence the "
+                              "bound 0.")))
 
 CLAIMS = (OSCILLATION, WEAK_FEATURE_LARGE, WEAK_FEATURE_SMALL,
           WEAK_TEST_ACCURACY)

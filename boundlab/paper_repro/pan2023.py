@@ -109,7 +109,8 @@ def _instance_claim(quantity, worst, worst_label, relation, bound_name,
         f"{ci[worst]:.3g}."))
 
   return Claim(paper=PAPER, relation=relation, experiment=INSTANCES,
-               evaluate=evaluate, plot=_plot, **fields, bound=Bound(
+               evaluate=evaluate, plot=_plot, evidence="all-instances",
+               **fields, bound=Bound(
                    name=bound_name, expression=1, statement_latex=latex,
                    citation=_CITATION))
 
@@ -188,6 +189,9 @@ CLIPPING_CONVERGES_FASTER = Claim(
                 statement_latex=r"\min_\eta L_T^{\mathrm{clip}}(\eta) "
                 r"\le \min_\eta L_T^{\mathrm{GD}}(\eta)", citation=_CITATION),
     relation=Relation.LE,
+    # Deterministic full-gradient races, one random instance per seed
+    # (per_seed=True): the interval is the range over instances.
+    evidence="all-instances",
     experiment=Experiment("pan2023.learning_rate_race", _race_config,
                           _race_measure, seeds=64, quick_seeds=16),
     evaluate=RACE.evaluate_log_ratio(

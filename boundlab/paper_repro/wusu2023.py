@@ -98,8 +98,10 @@ def _claim(name, method, key, scale, statement, measurement, bound_name, latex):
         f"eta={eta:g}: {o.sum()}/{len(records)} converged, {d.sum()} "
         "diverged, max ratio " + (f"{np.nanmax(v):.3f}" if o.any() else "none")
         for eta, o, d, v in zip(etas, ok.T, diverged.T, values.T))
+    # One instance per seed with a converged run (its max over eta).
     return Evaluation(
         measured=ci[1] if sgd else ci[0], ci=ci, tables=tables,
+        instances=int(ok.any(1).sum()),
         notes=f"{method.upper()} (batch {config['batch_size'] if sgd else 'n'}"
         f"): {key} scaled to the bound, max over eta per run; range over "
         f"converged runs (loss < {config['converged_loss']:g}). {rows}.")
@@ -111,7 +113,9 @@ def _claim(name, method, key, scale, statement, measurement, bound_name, latex):
       tolerance=1e-6 if sgd else 0.0, tolerance_reason="Converged means loss "
       "< 1e-16: the iterate is ~1e-8 from the limit, whose curvature it "
       "matches to ~1e-7 relative." if sgd else "", experiment=_RUNS,
-      evaluate=evaluate, plot=_plot)
+      # An inequality at every converged run's limit (SGD's sampling makes
+      # the runs random, but the interval is the range over them).
+      evidence="all-instances", evaluate=evaluate, plot=_plot)
 
 
 SGD_TRACE = _claim(
@@ -176,8 +180,12 @@ def _relu_evaluate(config, records, alpha):
     return Evaluation.undetermined("No run converged.", tables=tables)
   _, ci = theory.range_interval((records["trace"] / two_c_path_norm)[converged])
   largest = lambda x: np.nanmax(np.where(converged & tables["sgd"], x, np.nan))
+  # Instances: the seeds with a converged run. A seed's runs (GD and SGD at
+  # several steps) share its initial point, so they are not independent
+  # draws; the relation holds on all pairs iff on each seed's worst one.
   return Evaluation(
       measured=ci[0], ci=ci, tables=tables,
+      instances=int(converged.any(1).sum()),
       notes=f"Tr H / (2c path-norm) at {converged.sum()} converged runs (loss "
       f"< {config['converged_loss']:g}) of {converged.size} (GD and SGD B=1, "
       f"eta in {sorted(set(eta.tolist()))}); c = {c[0, 0]:.4f}, min over "
@@ -219,7 +227,8 @@ RELU_TRACE_PATH_NORM = Claim(
             "Section 4, two-layer ReLU networks (number unverified)",
             "Inequality derived in the shared references by AM-GM [D]; the "
             "paper's exact data condition and constants not read [R].")),
-    relation=Relation.GE, evaluate=_relu_evaluate, plot=_relu_plot,
+    relation=Relation.GE, evidence="all-instances", evaluate=_relu_evaluate,
+    plot=_relu_plot,
     experiment=Experiment("wusu2023.relu_runs", _relu_config, _measure_relu,
                           seeds=16, quick_seeds=8))
 CLAIMS = (SGD_TRACE, SGD_L1, GD_TRACE_UNCONSTRAINED, RELU_TRACE_PATH_NORM)

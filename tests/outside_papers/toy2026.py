@@ -61,6 +61,7 @@ CONTRACTION = Claim(
                 citation=PAPER.cite("Test fixture", "A textbook identity.")),
     relation="approx", tolerance=1e-9,
     tolerance_reason="float64 rounding over the run.",
+    evidence="all-instances",   # deterministic GD, checked at every start
     experiment=Experiment("toy2026.gd_runs", _config, _measure, seeds=4,
                           quick_seeds=3),
     evaluate=_evaluate)

@@ -82,6 +82,8 @@ STALL_FIXED_POINT = Claim(
             "recalled [R]; x_bar = -2.5 is computed [D]."),
         symbol_meanings={"x_bar": "root found by Brent's method"}),
     relation=Relation.APPROX, tolerance=1e-9,
+    # Deterministic clipped GD from random initial points: range over runs.
+    evidence="all-instances",
     tolerance_reason="float64 rounding: the contraction factor 1 - 2 eta/3 "
     "makes the finite-T residual < 1e-50 of the initial distance, so only "
     "rounding remains (boundlab verify runs in float64).",
@@ -149,6 +151,8 @@ PERTURBATION_BIAS = Claim(
         statement_latex=r"k \mapsto |\bar x(k) - x^\star| \text{ decreasing}",
         citation=_PERTURBATION_CITATION),
     relation=Relation.LE, experiment=PERTURBATION_RUNS,
+    # Bonferroni Student-t intervals over seeds per k (MonotoneSweep).
+    evidence="statistical",
     evaluate=BIAS_SWEEP.evaluate, plot=BIAS_SWEEP.plot(title="bias"))
 
 PERTURBATION_VARIANCE = Claim(
@@ -162,5 +166,6 @@ PERTURBATION_VARIANCE = Claim(
         statement_latex=r"k \mapsto \mathrm{Var}(x_\infty(k)) \text{ "
         r"increasing}", citation=_PERTURBATION_CITATION),
     relation=Relation.GE, experiment=PERTURBATION_RUNS,
+    evidence="statistical",
     evaluate=VARIANCE_SWEEP.evaluate,
     plot=VARIANCE_SWEEP.plot(color="alternative", yscale="symlog"))

@@ -29,8 +29,8 @@ PAPER = Paper(
 from boundlab.paper_repro.dicesgd2024 import privacy, sweep  # noqa: E402
 
 CLAIMS = (sweep.NO_CLIPPING_BIAS, sweep.GC_KEEPS_BIAS,
-          sweep.ERROR_STATE_BOUNDED, privacy.EQUAL_EPSILON,
-          privacy.CANARY_EPSILON)
+          sweep.ERROR_STATE_BOUNDED, sweep.ERROR_STATE_FIXED_POINT,
+          privacy.EQUAL_EPSILON, privacy.CANARY_EPSILON)
 
 
 def example_figures(out_dir, quick: bool = True):

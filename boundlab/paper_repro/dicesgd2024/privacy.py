@@ -86,6 +86,8 @@ EQUAL_EPSILON = Claim(
             "calibration is the official code's (246fcd2), the privacy "
             "theorem (Theorem 3.8) could not be read.")),
     relation=Relation.LE,
+    # Bonferroni t intervals over evaluation seeds, one per clip norm.
+    evidence="statistical",
     experiment=Experiment("dicesgd2024.lower_loss_than_gc_at_equal_epsilon",
                           _equal_epsilon_config, _equal_epsilon_measure,
                           seeds=16, quick_seeds=8),
@@ -118,4 +120,7 @@ CANARY_EPSILON = Claim(
             "per-step sensitivity C1 + C2 exceeds the sqrt(C1^2 + 2 C1 C2) "
             "that recipe covers [D].")),
     relation=Relation.LE, experiment=DICE_AUDIT.experiment,
+    # Bonferroni normal intervals of the GDP reading mu_hat over simulated
+    # trials, at level 1 - alpha: holds needs the upper end below 1.
+    evidence="statistical",
     evaluate=DICE_AUDIT.evaluate_gdp_epsilon, plot=DICE_AUDIT.plot_gdp_epsilon)
