@@ -36,6 +36,39 @@ def test_pld_matches_the_exact_gaussian_mechanism(sigma):
   assert rdp >= pld - 1e-9
 
 
+@pytest.mark.parametrize("sigma", [1.0, 3.0])
+def test_full_batch_replace_one_is_the_gaussian_of_sensitivity_two(sigma):
+  # B = n without replacement: every step releases the whole clipped sum,
+  # which replacing one example moves by up to 2C. The exact curve is the
+  # Gaussian mechanism at multiplier sigma / 2 (Balle & Wang, mpmath), and
+  # RDP's conversion can only be above it. Before the fix the accountant
+  # read sensitivity C and gave the curve of multiplier sigma (about half).
+  event = dp_sgd_event(sigma, 1, sampling="without_replacement",
+                       dataset_size=50, batch_size=50)
+  rdp = epsilon(event, 1e-5, "rdp")
+  assert rdp >= _exact_gaussian_epsilon(sigma / 2, 1e-5) - 1e-9
+  # q = 1 takes dp_accounting's closed form alpha / (2 (sigma/2)^2): exactly
+  # the RDP of one unsampled Gaussian release at sigma / 2.
+  assert rdp == pytest.approx(epsilon(dp_sgd_event(
+      sigma / 2, 1, sampling_rate=1.0), 1e-5, "rdp"), rel=1e-12)
+
+
+def test_epsilon_grows_with_the_batch_at_fixed_noise():
+  # Without replacement at fixed sigma and steps, a larger batch includes the
+  # differing example more often and never helps privacy; B = n is the
+  # largest (with sensitivity C the accountant gave B = n - 1 more than
+  # B = n). Strictly increasing while the subsampling bound is below the
+  # full batch's, flat where epsilon() caps it by the full batch.
+  n = 100
+  values = [epsilon(dp_sgd_event(2.0, 10, sampling="without_replacement",
+                                 dataset_size=n, batch_size=b), 1e-5, "rdp")
+            for b in (1, 5, 25, 50, 90, 99, 100)]
+  assert all(a < b for a, b in zip(values[:4], values[1:4])), values
+  assert all(a <= b for a, b in zip(values, values[1:])), values
+  full = epsilon(dp_sgd_event(1.0, 10, sampling_rate=1.0), 1e-5, "rdp")
+  assert values[-1] == pytest.approx(full, rel=1e-12)
+
+
 def test_subsampling_and_steps_move_epsilon_the_right_way():
   base = epsilon(dp_sgd_event(1.1, 1000, sampling_rate=0.01), 1e-5)
   assert epsilon(dp_sgd_event(1.1, 1000, sampling_rate=0.02), 1e-5) > base

@@ -13,7 +13,8 @@ the abstract is unambiguous, so the paper's direction is encoded.
 
 Synthetic check: a tanh MLP on three overlapping Gaussian classes (Bayes
 error well above 0, so over-confidence is measurable), DP-SGD tuned per R by
-a :class:`~boundlab.experiments.tuned_comparison.TunedComparison`.
+a :class:`~boundlab.experiments.tuned_comparison.TunedComparison`; Poisson
+sampling accounted under add/remove neighbours by the PLD accountant.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ have noise multiplier :math:`\sigma \ge 1/\sqrt{2\ln M}` or a separation
 perfect privacy (theorem number not read: ``verified=False``). Measured by
 :func:`boundlab.theory.tradeoff.shuffled_single_epoch_separation`: a
 Neyman-Pearson test of the worst-case single-epoch instance, threshold chosen
-and scored on disjoint halves.
+and scored on disjoint halves. Neighbouring relation: add/remove of the target
+(its clipped gradient of norm 1 is absent under H0); replacing it could move a
+round's release by 2.
 
 No experiment family fits: a Monte Carlo separation per (M, sigma)
 cell, the smallest cell mean with simultaneous intervals.

@@ -17,7 +17,9 @@ Threat model (white-box, the strongest an audit of DP-SGD uses): the attacker
 sees every released update and inserts a *gradient canary*, an example whose
 gradient is :math:`G e_{d+1}` in a coordinate no other example touches
 (:func:`boundlab.landscapes.with_gradient_canary`); the neighbouring data set
-has the canary's gradient set to 0. Training is full batch on a 20-example
+has the canary's gradient set to 0 (add/remove neighbours, sensitivity C per
+step, the relation the PLD accountant's full-batch Gaussian is computed
+for). Training is full batch on a 20-example
 linear regression. Along :math:`e_{d+1}` the canary shifts step t's summed
 release by a known :math:`s_t` under Gaussian noise of equal variance under
 both hypotheses, so the attack scores :math:`\sum_t s_t r_t` (Neyman-Pearson),

@@ -7,8 +7,23 @@ for clip norm C), T steps and minibatches drawn by
   ``SelfComposed(PoissonSampled(q, Gaussian(sigma)), T)``, add/remove
   neighbours;
 * sampling B of n without replacement:
-  ``SelfComposed(SampledWithoutReplacement(n, B, Gaussian(sigma)), T)``,
-  replace-one neighbours (the relation that event is defined for),
+  ``SelfComposed(SampledWithoutReplacement(n, B, Gaussian(sigma / 2)), T)``,
+  replace-one neighbours (the relation that event is defined for).
+  Replacing one example moves the clipped sum by up to :math:`2C`, not C,
+  so the Gaussian's multiplier relative to its sensitivity is
+  :math:`\sigma C / 2C = \sigma / 2`; ``dp_accounting``'s RDP accountant
+  reads the sub-event's multiplier as noise over sensitivity and does not
+  apply the factor itself (its PLD accountant would, but refuses this
+  sampling). With B = n this is the full-batch Gaussian mechanism under
+  replace-one, :math:`\varepsilon` of a Gaussian with multiplier
+  :math:`\sigma/2`. A subsample's release is a mixture of pairs that are
+  identical (the differing example left out) and pairs that the full batch's
+  Gaussian dominates, so by joint convexity of the hockey-stick divergence
+  (and composition of dominating pairs) no batch size is less private than
+  B = n [D]; the Wang-Balle-Kasiviswanathan bound that ``dp_accounting``
+  uses for B < n (arXiv 1808.00087, Theorem 27) exceeds the full batch's
+  value near B = n, so :func:`epsilon` reports the smaller of the two, which
+  makes it non-decreasing in B,
 
 is turned into :math:`\varepsilon(\delta)` by the RDP accountant (Mironov
 et al.) or the privacy-loss-distribution accountant (tight up to its
@@ -43,27 +58,32 @@ def dp_sgd_event(noise_multiplier: float, steps: int, *,
   """The DpEvent of T DP-SGD steps (see the module docstring).
 
   Args:
-    noise_multiplier: sigma > 0.
+    noise_multiplier: sigma > 0, the noise std on the clipped sum in units of
+      the clip norm C.
     steps: T >= 1.
-    sampling: ``"poisson"`` (needs ``sampling_rate`` in (0, 1]) or
-      ``"without_replacement"`` (needs ``dataset_size`` and ``batch_size``).
+    sampling: ``"poisson"`` (needs ``sampling_rate`` in (0, 1]; add/remove
+      neighbours, sensitivity C) or ``"without_replacement"`` (needs
+      ``dataset_size`` and ``batch_size``; replace-one neighbours,
+      sensitivity 2C, accounted as a Gaussian of multiplier sigma / 2).
   """
   sigma = v.check_positive("noise_multiplier", noise_multiplier)
   steps = v.check_positive_int("steps", steps)
-  gaussian = dp_accounting.GaussianDpEvent(sigma)
   if sampling == "poisson":
     if sampling_rate is None:
       raise ValueError("sampling_rate must be given for poisson sampling, "
                        "range (0, 1]")
     q = v.check_in_range("sampling_rate", sampling_rate, 0.0, 1.0,
                          closed="(]")
-    step = dp_accounting.PoissonSampledDpEvent(q, gaussian)
+    step = dp_accounting.PoissonSampledDpEvent(
+        q, dp_accounting.GaussianDpEvent(sigma))
   elif sampling == "without_replacement":
     n = v.check_positive_int("dataset_size", dataset_size)
     b = v.check_positive_int("batch_size", batch_size)
     if b > n:
       raise ValueError(f"batch_size must be in [1, dataset_size={n}], got {b}")
-    step = dp_accounting.SampledWithoutReplacementDpEvent(n, b, gaussian)
+    # Replace-one sensitivity of the clipped sum is 2C (module docstring).
+    step = dp_accounting.SampledWithoutReplacementDpEvent(
+        n, b, dp_accounting.GaussianDpEvent(sigma / 2))
   else:
     raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
   return dp_accounting.SelfComposedDpEvent(step, steps)
@@ -86,14 +106,37 @@ def _uses_replacement(event) -> bool:
   return isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent)
 
 
+def _full_batch(event):
+  """The same composition with every without-replacement batch the whole
+  data set (None if ``event`` has no such sampling)."""
+  if isinstance(event, dp_accounting.SelfComposedDpEvent):
+    inner = _full_batch(event.event)
+    return None if inner is None else dp_accounting.SelfComposedDpEvent(
+        inner, event.count)
+  if isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent):
+    return dp_accounting.SampledWithoutReplacementDpEvent(
+        event.source_dataset_size, event.source_dataset_size, event.event)
+  return None
+
+
 def epsilon(event: dp_accounting.DpEvent, delta: float,
             accountant: str = "pld") -> float:
-  """epsilon(delta) of ``event`` by the chosen ``dp_accounting`` accountant."""
+  """epsilon(delta) of ``event`` by the chosen ``dp_accounting`` accountant.
+
+  For sampling without replacement, the smaller of the accountant's value
+  and the value of the same steps on the full batch (module docstring: the
+  full batch is never more private).
+  """
   delta = v.check_in_range("delta", delta, 0.0, 1.0, closed="()")
   acc = _accountant(accountant, event)
   if not acc.supports(event):
     raise ValueError(f"the {accountant} accountant does not support {event}")
-  return float(acc.compose(event).get_epsilon(delta))
+  value = float(acc.compose(event).get_epsilon(delta))
+  full = _full_batch(event)
+  if full is not None and full != event:
+    value = min(value, float(_accountant(accountant, full).compose(
+        full).get_epsilon(delta)))
+  return value
 
 
 def calibrate_noise_multiplier(target_epsilon: float, delta: float,
@@ -103,6 +146,10 @@ def calibrate_noise_multiplier(target_epsilon: float, delta: float,
                                lowest: float = 0.25) -> float:
   """Smallest sigma >= ``lowest`` (to ``tolerance``) with
   epsilon(make_event(sigma)) <= target.
+
+  The search uses the accountant's own epsilon, without :func:`epsilon`'s
+  full-batch cap for sampling without replacement (conservative: at most
+  the noise the cap would allow, never less).
 
   ``lowest`` bounds the search from below: the PLD accountant's grid of
   privacy losses grows without bound as sigma -> 0 (38 GiB at sigma ~ 1e-3
@@ -142,7 +189,9 @@ def dice_sgd_code_noise_multiplier(target_epsilon: float, delta: float, *,
   epochs instead of E, at sampling rate B/N and the target
   :math:`(\varepsilon, \delta)`, and adds noise of standard deviation
   :math:`\sigma C_1\sqrt{1 + 2C_2/C_1}` to the summed update
-  :math:`\sum_i \mathrm{clip}(g_i, C_1) + \mathrm{clip}(E, C_2)`. This returns
+  :math:`\sum_i \mathrm{clip}(g_i, C_1) + \mathrm{clip}(E, C_2)`, Poisson
+  sampling at rate B/N under add/remove neighbours (the DP-SGD event of
+  :func:`dp_sgd_event`). This returns
   that total multiplier :math:`\sigma\sqrt{1 + 2r}` (in units of
   :math:`C_1`, :math:`r = C_2/C_1`).
 

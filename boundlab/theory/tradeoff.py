@@ -18,7 +18,9 @@ shuffled DP-SGD over one epoch of M updates against the worst-case adversary:
 the target's clipped gradient (norm 1) lands in one uniformly random round,
 everything else is known, so the observation is :math:`Y \sim N(0,
 \sigma^2 I_M)` under H0 and :math:`Y \sim \frac1M\sum_j N(e_j, \sigma^2
-I_M)` under H1, and the Neyman-Pearson test thresholds the likelihood ratio
+I_M)` under H1 (add/remove neighbours: the target is absent under H0, so its
+round's release moves by its clipped norm 1, not 2 as replacing it
+could), and the Neyman-Pearson test thresholds the likelihood ratio
 :math:`\log\frac1M\sum_j \exp((y_j - \tfrac12)/\sigma^2)`. The threshold is
 chosen on one half of the samples and evaluated on the other, so the
 estimate at that threshold is unbiased for a point of the curve and its

@@ -1,6 +1,9 @@
 """DiceSGD at equal privacy: the loss against DP-SGD-GC at one (epsilon,
 delta) (a tuned comparison), and the worst-case canary under the noise the
-official code calibrates (the shared DiceSGD audit)."""
+official code calibrates (the shared DiceSGD audit). Both methods are
+accounted for Poisson sampling under add/remove neighbours (sensitivity C per
+step; the code's recipe adds its sqrt(1 + 2 C2/C1) factor for the error
+term)."""
 
 from __future__ import annotations
 
