@@ -166,8 +166,9 @@ DP_SGD_AUDIT = _claim(
     "accountant's epsilon, largest over cells.")
 
 DICE_AUDIT_CLAIM = _claim(
-    DICE_AUDIT, "DiceSGD's privacy statement (arXiv 2311.14632 (v2), "
-    "Theorem 3.8, not read) as calibrated by the official code",
+    DICE_AUDIT, "DiceSGD's privacy statement (arXiv 2311.14632; Theorem "
+    "3.8 of the ICLR submission as reviews number it [R], v2 number not "
+    "read; not read) as calibrated by the official code",
     "The code's calibration is read from github.com/564612540/DiceSGD at "
     "246fcd2 [V]; whether the theorem prescribes the same noise is "
     "unverified.", id="zanella2023.dicesgd_audit_below_stated_epsilon",

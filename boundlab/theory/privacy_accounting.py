@@ -195,8 +195,11 @@ def dice_sgd_code_noise_multiplier(target_epsilon: float, delta: float, *,
   that total multiplier :math:`\sigma\sqrt{1 + 2r}` (in units of
   :math:`C_1`, :math:`r = C_2/C_1`).
 
-  The privacy theorem of the paper (arXiv 2311.14632 (v2), Theorem 3.8) could
-  not be read, so whether it prescribes the same noise is unverified. The
+  The privacy theorem of the paper (Theorem 3.8 of the ICLR submission as
+  reviews number it [R]; its number in arXiv 2311.14632 v2 was not read)
+  could not be read, so whether it prescribes the same noise is unverified;
+  its sigma_1 is a noise standard deviation, not a multiplier [R], and is not
+  used here. The
   code accounts with its library's RDP accountant [R] and does not pass a
   delta, so its library's default 1/N applies [R]; here ``delta`` and
   ``accountant`` are the caller's, so that DiceSGD and DP-SGD can be put on

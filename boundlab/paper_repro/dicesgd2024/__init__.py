@@ -7,10 +7,17 @@ for any clipping threshold C_1, where DP-SGD with gradient clipping
 (DP-SGD-GC) keeps an O(1) bias. Confirmed: the abstract ("without the O(1)
 term caused by clipping", "arbitrary choice of clipping threshold independent
 of the problem" [V]); Algorithm 1 as transcribed by two independent sources
-[V, secondary]; Theorems 3.7 (convergence, strongly convex f, per OpenReview)
-and 3.8 (privacy) by number only. Theorem 3.8's noise calibration sigma_1 was
-not confirmed, so the DP noise here is a stated multiple of the sensitivity
-C_1 + C_2 of the released update, not the paper's formula, and every citation
+[V, secondary]. Theorem numbers: in v2 (the version cited) the convergence
+theorem is Theorem 3.6, proved in its Appendix A.1 from smoothness
+(Assumption 3.2) and Assumptions 3.4-3.5 [V, the appendix heading and its
+first lines only]; reviews of the ICLR submission number the convergence
+theorem (strongly convex f) 3.7 and the privacy theorem 3.8 [R], so those
+numbers belong to the submission, and the privacy theorem's number in v2 was
+not read [U]. In the privacy theorem sigma_1 is a noise standard deviation,
+not a multiplier of the sensitivity [R, a review]; its formula was not found,
+so nothing here uses it: the DP noise of the sweeps is a stated multiple z of
+the sensitivity C_1 + C_2 of the released update (noise std z (C_1 + C_2)),
+the equal-privacy claims use the official code's recipe, and every citation
 is ``verified=False``. The sweep claims fit no family: they bound the norm of
 a mean vector in every (problem, C1, z) cell, not a tuned comparison or trend.
 """

@@ -86,8 +86,9 @@ EQUAL_EPSILON = Claim(
         r"f^\star}{f(x^{\mathrm{GC}}_T) - f^\star} \le 0", citation=PAPER.cite(
             "Abstract and Section 4 (experiments at the same DP guarantee)",
             "The headline claim as stated in the abstract [V]; the noise "
-            "calibration is the official code's (246fcd2), the privacy "
-            "theorem (Theorem 3.8) could not be read.")),
+            "calibration is the official code's (246fcd2); the privacy "
+            "theorem (Theorem 3.8 in the submission the reviews read [R]; "
+            "its v2 number not read) could not be read.")),
     relation=Relation.LE,
     # Bonferroni t intervals over evaluation seeds, one per clip norm.
     evidence="statistical",
@@ -115,8 +116,8 @@ CANARY_EPSILON = Claim(
         name="epsilon(canary releases) / stated epsilon <= 1", expression=1,
         statement_latex=r"\varepsilon_{\mathrm{canary}}(\delta) \le "
         r"\varepsilon_{\mathrm{stated}}", citation=PAPER.cite(
-            "Theorem 3.8 (privacy; not read), as calibrated by the official "
-            "code",
+            "Privacy theorem (3.8 in the submission [R]; not read, v2 number "
+            "unknown), as calibrated by the official code",
             "Noise recipe read in github.com/564612540/DiceSGD at 246fcd2 "
             "[V]: sigma(E floor(ln E + 1) epochs) sqrt(1 + 2 C2/C1) on the "
             "summed update, error clipped to C2 on the sum. The canary's "
