@@ -22,15 +22,30 @@ with :math:`s = 1` on *strong* data and :math:`s = 0` on *weak* data,
 is equivalent because the noise and the initialisation are rotation
 invariant, [D]).
 
-Network [R: reviews -- one weight vector per patch position shared across
-patches, ReLU\ :sup:`2`, fixed second layer, small initialisation]
+Network [R: reviews -- ReLU\ :sup:`2`, fixed second layer, small
+initialisation], in one of two variants (``weight_sharing``):
 
-.. math::
-  f(W, x) = \frac1m \sum_{j=\pm1} j \sum_{r=1}^m \sum_{p=1}^{3}
-  \sigma(\langle w_{j,r}, x^{(p)}\rangle), \qquad \sigma(z) = \max(z,0)^2,
-  \qquad w_{j,r} \sim N(0, \sigma_0^2 I_d),
+* ``"shared"`` (the default; our reconstruction [U]: Definition 2.1 and the
+  network formula are unread): one weight vector :math:`w_{j,r}` per neuron,
+  applied to every patch,
 
-trained on :math:`\ell(W; x, y) = (y f(W, x) - 1)^2` [U].
+  .. math::
+    f(W, x) = \frac1m \sum_{j=\pm1} j \sum_{r=1}^m \sum_{p=1}^{3}
+    \sigma(\langle w_{j,r}, x^{(p)}\rangle), \qquad
+    w_{j,r} \sim N(0, \sigma_0^2 I_d);
+
+* ``"per_patch"`` (one ICLR 2024 review's wording, "applies a separate
+  weight vector to each of the patch" [R]): a weight vector
+  :math:`w_{j,r,p}` per neuron and patch position, the same fixed second
+  layer and the same initialisation scale per weight vector,
+
+  .. math::
+    f(W, x) = \frac1m \sum_{j=\pm1} j \sum_{r=1}^m \sum_{p=1}^{3}
+    \sigma(\langle w_{j,r,p}, x^{(p)}\rangle), \qquad
+    w_{j,r,p} \sim N(0, \sigma_0^2 I_d);
+
+with :math:`\sigma(z) = \max(z,0)^2`, both trained on
+:math:`\ell(W; x, y) = (y f(W, x) - 1)^2` [U].
 
 Why this loss and scaling [D]: on one strong point with every neuron at
 overlap :math:`a = \langle w_{y,r}, y u\rangle`, SGD on :math:`a` is the map
@@ -42,6 +57,22 @@ from 1.6 on the overshoot flips :math:`a` negative and the ReLU\ :sup:`2`
 neuron dies; in between the map oscillates with :math:`|yf - 1|` of order
 0.2-0.8, the range of the paper's :math:`\delta` [R: Assumption 4]. This
 consistency is evidence for the reconstruction, not a confirmation of it.
+One weight vector per neuron meets the strong patch, :math:`w_{y,r}`
+(shared) or :math:`w_{y,r,1}` (per patch), so :math:`k` and the window are
+the same in both variants.
+
+Why the variants train alike here [D]: the three patches live on disjoint
+coordinates (u on the first, v on the second, the noise on the rest), so a
+shared :math:`w_{j,r}` meets each patch through its own block of
+coordinates, and the gradient of patch :math:`p`'s term moves only that
+block. The shared network is the per-patch one with block :math:`p` of
+:math:`w_{j,r,p}` read as the same block of :math:`w_{j,r}`; the other
+blocks of :math:`w_{j,r,p}` never reach the output and get no gradient. From
+tied weights (:math:`w_{j,r,p} = w_{j,r}` for every p) the two therefore
+give the same outputs and feature overlaps at every step, and from
+independent draws at the same scale the same distribution of runs. A data
+model whose patches overlap (noise not orthogonal to the features) would
+separate them.
 """
 
 from __future__ import annotations
@@ -56,6 +87,9 @@ from boundlab import _validation as v
 from boundlab.landscapes._landscape import Landscape, finite_sum
 
 NUM_PATCHES = 3
+# Patch positions of the data model: strong feature, weak feature, noise.
+STRONG_PATCH, WEAK_PATCH, NOISE_PATCH = 0, 1, 2
+WEIGHT_SHARING = ("shared", "per_patch")
 
 
 def relu_squared(z: jax.Array) -> jax.Array:
@@ -64,11 +98,33 @@ def relu_squared(z: jax.Array) -> jax.Array:
 
 
 def two_layer_cnn(params: dict, patches: jax.Array) -> jax.Array:
-  r"""f(W, x) for one example's ``(3, d)`` patches; ``params["w"]`` is
-  ``(2, m, d)``, row 0 the :math:`j = +1` neurons, row 1 the :math:`j = -1`."""
+  r"""f(W, x) for one example's ``(3, d)`` patches, either variant.
+
+  Args:
+    params: ``{"w": w}``; ``w`` of shape ``(2, m, d)`` is the shared variant
+      (:math:`w_{j,r}`), of shape ``(2, m, 3, d)`` the per-patch one
+      (:math:`w_{j,r,p}`, axis 2 the patch position). Row 0 holds the
+      :math:`j = +1` neurons, row 1 the :math:`j = -1` ones.
+    patches: ``(3, d)``, :math:`x^{(1)}, x^{(2)}, x^{(3)}`.
+
+  Returns:
+    The scalar :math:`f(W, x)` of the module docstring.
+
+  Raises:
+    ValueError: if ``params["w"]`` has neither shape.
+  """
   w = params["w"]
+  if w.ndim == 3:
+    preactivation = jnp.einsum("jrd,pd->jrp", w, patches)
+  elif w.ndim == 4 and w.shape[2] == patches.shape[0]:
+    # Patch p meets its own weight vector: a diagonal in the patch axis.
+    preactivation = jnp.einsum("jrpd,pd->jrp", w, patches)
+  else:
+    raise ValueError(f"params['w'] must be (2, m, d) (shared) or (2, m, "
+                     f"{patches.shape[0]}, d) (per_patch), got "
+                     f"{tuple(w.shape)}")
   m = w.shape[1]
-  activation = relu_squared(jnp.einsum("jrd,pd->jrp", w, patches))
+  activation = relu_squared(preactivation)
   return (jnp.sum(activation[0]) - jnp.sum(activation[1])) / m
 
 
@@ -79,10 +135,11 @@ def feature_noise_examples(rng: np.random.Generator, count: int, dim: int, *,
   carry the strong feature (boolean ``(count,)``)."""
   y = rng.choice([-1.0, 1.0], size=count)
   patches = np.zeros((count, NUM_PATCHES, dim))
-  patches[:, 0, 0] = np.where(strong, y * strong_norm, 0.0)
-  patches[:, 1, 1] = y * weak_norm
+  patches[:, STRONG_PATCH, 0] = np.where(strong, y * strong_norm, 0.0)
+  patches[:, WEAK_PATCH, 1] = y * weak_norm
   # Noise orthogonal to both features: coordinates 0 and 1 stay zero.
-  patches[:, 2, 2:] = noise_std * rng.standard_normal((count, dim - 2))
+  patches[:, NOISE_PATCH, 2:] = noise_std * rng.standard_normal(
+      (count, dim - 2))
   return {"x": jnp.asarray(patches), "y": jnp.asarray(y),
           "strong": jnp.asarray(strong.astype(float))}
 
@@ -92,7 +149,7 @@ def feature_noise_classification(
     strong_norm: float = 1.0, weak_norm: float = 0.1,
     noise_std: float | None = None, init_std: float | None = None,
     weak_fraction: float = 0.125, num_test: int = 256,
-    seed: int = 0) -> Landscape:
+    weight_sharing: str = "shared", seed: int = 0) -> Landscape:
   r"""Two-layer ReLU\ :sup:`2` CNN on feature-noise data (Lu et al. 2024).
 
   Args:
@@ -115,14 +172,25 @@ def feature_noise_classification(
       (rounded to a count, at least one); default 1/8, the weak share of the
       paper's test set (4 of 32 points) [R: review; the training share is U].
     num_test: weak-only test points (``constants["test"]``).
+    weight_sharing: ``"shared"`` (default): one :math:`w_{j,r}` for all three
+      patches, our reconstruction [U]; ``"per_patch"``: a separate
+      :math:`w_{j,r,p}` for each patch position, one ICLR 2024 review's
+      reading [R]. Both are drawn :math:`N(0, \sigma_0^2 I_d)` per weight
+      vector; see the module docstring for why they train alike on this
+      data model [D].
     seed: data seed (the initialisation is drawn from the run's key).
 
   Returns:
     A finite-sum landscape with ``predict(params, patches)`` the network output
     and constants ``u``, ``v``, ``test`` (weak-only examples), ``strong_mask``,
-    ``init_std``, ``width``, ``learning_rate_window`` (the paper's large-step
-    window, [R]) and ``oscillation_parameter`` (:math:`k` per unit learning
-    rate, :math:`4\|u\|^2/m`).
+    ``init_std``, ``width``, ``weight_sharing``, ``learning_rate_window`` (the
+    paper's large-step window, [R]) and ``oscillation_parameter`` (:math:`k`
+    per unit learning rate, :math:`4\|u\|^2/m`; the same for both variants,
+    since one weight vector per neuron meets the strong patch in either).
+
+  Raises:
+    ValueError: if an argument is out of range, or ``weight_sharing`` is not
+      ``"shared"`` or ``"per_patch"``.
   """
   d = v.check_positive_int("dim", dim, minimum=3)
   n = v.check_positive_int("num_examples", num_examples, minimum=2)
@@ -136,6 +204,9 @@ def feature_noise_classification(
   frac = v.check_in_range("weak_fraction", weak_fraction, 0.0, 1.0,
                           closed="[)")
   num_test = v.check_positive_int("num_test", num_test)
+  if weight_sharing not in WEIGHT_SHARING:
+    raise ValueError(f"weight_sharing must be one of {WEIGHT_SHARING}, got "
+                     f"{weight_sharing!r}")
   rng = np.random.default_rng(seed)
   num_weak = max(1, int(round(frac * n))) if frac > 0 else 0
   strong = np.arange(n) >= num_weak
@@ -152,28 +223,58 @@ def feature_noise_classification(
   def loss(params, example):
     return output_loss(two_layer_cnn(params, example["x"]), example)
 
-  def init(key):
-    return {"w": sigma_0 * jax.random.normal(key, (2, m, d))}
+  shape = (2, m, d) if weight_sharing == "shared" else (2, m, NUM_PATCHES, d)
 
+  def init(key):
+    return {"w": sigma_0 * jax.random.normal(key, shape)}
+
+  # The shared variant keeps its old name (it names the default's runs).
+  variant = "" if weight_sharing == "shared" else f",{weight_sharing}"
   return finite_sum(
-      name=f"feature_noise(d={d},n={n},m={m},|u|={u_norm:g},|v|={v_norm:g})",
+      name=f"feature_noise(d={d},n={n},m={m},|u|={u_norm:g},|v|={v_norm:g}"
+      f"{variant})",
       init=init, loss=loss, data=data, predict=two_layer_cnn,
       output_loss=output_loss,
       constants={
           "optimal_value": 0.0, "u": np.eye(d)[0] * u_norm,
           "v": np.eye(d)[1] * v_norm, "test": test, "strong_mask": strong,
           "init_std": sigma_0, "noise_std": sigma_p, "width": m,
+          "weight_sharing": weight_sharing,
           "learning_rate_window": (m / (4 * u_norm ** 2),
                                    2 * m / (5 * u_norm ** 2)),
           "oscillation_parameter": 4 * u_norm ** 2 / m})
 
 
-def feature_overlaps(params: dict, direction) -> jax.Array:
-  r""":math:`j\,\langle w_{j,r}, \text{direction}\rangle` for every neuron,
-  ``(2, m)``: positive when neuron (j, r) points the way its output sign
-  rewards."""
+def feature_overlaps(params: dict, direction, patch: int | None = None
+                     ) -> jax.Array:
+  r""":math:`j\,\langle w_{j,r}, \text{direction}\rangle` for every neuron.
+
+  Positive when neuron (j, r) points the way its output sign rewards.
+
+  Args:
+    params: either variant (see :func:`two_layer_cnn`).
+    direction: ``(d,)``, e.g. ``constants["u"]``.
+    patch: the patch position whose weight vector is meant,
+      :math:`j\,\langle w_{j,r,p}, \text{direction}\rangle` (the feature's
+      own patch: :data:`STRONG_PATCH` for u, :data:`WEAK_PATCH` for v).
+      Required for per-patch weights; ignored for shared ones, whose one
+      vector meets every patch.
+
+  Returns:
+    ``(2, m)``.
+
+  Raises:
+    ValueError: if the weights are per-patch and ``patch`` is None or not a
+      patch position.
+  """
+  w = params["w"]
+  if w.ndim == 4:
+    if patch is None or not 0 <= patch < w.shape[2]:
+      raise ValueError(f"patch must be a patch position in [0, {w.shape[2]})"
+                       f" for per-patch weights, got {patch!r}")
+    w = w[:, :, patch]
   signs = jnp.asarray([1.0, -1.0])[:, None]
-  return signs * jnp.einsum("jrd,d->jr", params["w"], jnp.asarray(direction))
+  return signs * jnp.einsum("jrd,d->jr", w, jnp.asarray(direction))
 
 
 def margins(params: dict, examples: dict) -> jax.Array:

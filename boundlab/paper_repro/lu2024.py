@@ -16,12 +16,26 @@ experiment [R]): batch-1 SGD in shuffled epochs ("multi-pass SGD" [R]) at
 mid-window, k = 1.3, and at a tenth of it; full-batch GD at the large step
 (the issue's control; effective k < 1) and at SGD's effective k.
 
+Weight sharing [R, ambiguous]: our network shares one weight vector per
+neuron across the three patches (the default, a reconstruction [U]); one ICLR
+2024 review reads the paper's network as applying "a separate weight vector
+to each of the patch" [R]. Both are runnable (``config["weight_sharing"]``):
+the four claims are registered twice, under the shared weights
+(``lu2024.<name>``, experiment ``lu2024.dynamics``) and under per-patch
+weights (``lu2024.<name>_per_patch``, experiment
+``lu2024.dynamics_per_patch``, its own seeds), so ``boundlab verify`` reports
+them side by side. On this data model the two train alike in distribution
+(:mod:`boundlab.landscapes.feature_noise`, [D]): the per-patch verdicts
+differ from the shared ones by seed noise only, and agreement is no evidence
+for either reading.
+
 No experiment family fits: statistics of four runs' dynamics per data
 set.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -33,7 +47,8 @@ import sympy
 from boundlab import algorithms, figures, theory
 from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
                              Records, Relation)
-from boundlab.landscapes.feature_noise import (feature_noise_classification,
+from boundlab.landscapes.feature_noise import (STRONG_PATCH, WEAK_PATCH,
+                                               feature_noise_classification,
                                                feature_overlaps, margins)
 
 PAPER = Paper(
@@ -57,7 +72,19 @@ def _config(quick: bool) -> dict:
           "k_large": 1.3, "k_small": 0.13, "steps": 20_000,
           # Assumption 4's delta ranges over (0.2, 0.8) [R]; the smallest
           # value makes Theorem 5's delta/4 the least demanding target.
-          "delta_min": 0.2, "trace_start": 2_000, "trace_length": 200}
+          "delta_min": 0.2, "trace_start": 2_000, "trace_length": 200,
+          # Our reconstruction [U]; "per_patch" is one review's reading [R].
+          "weight_sharing": "shared"}
+
+
+def _per_patch_config(quick: bool) -> dict:
+  """The same experiment with a weight vector per patch position [R]."""
+  return dict(_config(quick), weight_sharing="per_patch")
+
+
+# The weak patch's weight vector in the notes (patches numbered from 1, as
+# in the network formula).
+_WEAK_WEIGHTS = {"shared": "w_jr", "per_patch": "w_jr2"}
 
 
 def measure(config: dict, seeds) -> list[dict]:
@@ -65,7 +92,8 @@ def measure(config: dict, seeds) -> list[dict]:
   lands = [feature_noise_classification(
       config["dim"], config["num_examples"], config["width"], seed=seed,
       **{k: config[k] for k in ("strong_norm", "weak_norm", "noise_std",
-                                "init_std", "weak_fraction", "num_test")})
+                                "init_std", "weak_fraction", "num_test",
+                                "weight_sharing")})
       for seed in seeds]
   # Steps and strong mask depend on the config only. Matched k: of GD's n
   # points, about half the strong ones drive a given sign's neurons.
@@ -83,8 +111,12 @@ def measure(config: dict, seeds) -> list[dict]:
 
   def metrics(params, opt_state, args):
     deviation = jnp.abs(margins(params, strong(args)) - 1.0)
-    return {"weak_overlap": jnp.max(feature_overlaps(params, c["v"])),
-            "strong_overlap": jnp.max(feature_overlaps(params, c["u"])),
+    # Each feature's overlap with the weights that meet its patch (for
+    # shared weights, the one vector per neuron).
+    return {"weak_overlap": jnp.max(feature_overlaps(params, c["v"],
+                                                     WEAK_PATCH)),
+            "strong_overlap": jnp.max(feature_overlaps(params, c["u"],
+                                                       STRONG_PATCH)),
             "oscillating_fraction": jnp.mean(deviation >= config["delta_min"]),
             "median_deviation": jnp.median(deviation),
             "weak_test_accuracy": jnp.mean(margins(params, args["test"]) > 0),
@@ -117,7 +149,7 @@ def measure(config: dict, seeds) -> list[dict]:
 
 def _evaluate(config, records, alpha, claim):
   """Mean over seeds of ``claim``'s per-seed values, Student-t interval."""
-  delta = config["delta_min"]
+  delta, w = config["delta_min"], _WEAK_WEIGHTS[config["weight_sharing"]]
   final = {run: records[run]["weak_overlap"][:, -1] for run in RUNS}
   if claim == "oscillation_on_strong_data":
     large = records["large"]
@@ -144,7 +176,7 @@ def _evaluate(config, records, alpha, claim):
            "carry part of the fit." if late < 0.5 * values.mean() else "."))
   elif claim == "weak_feature_constant_scale_large_step":
     values, notes = final["large"], (
-        f"max_(j,r) j<w_jr, v> after {config['steps']} large steps: median "
+        f"max_(j,r) j<{w}, v> after {config['steps']} large steps: median "
         f"{np.median(final['large']):.3g} (initialisation "
         f"{np.median(records['large']['weak_overlap'][:, 0]):.3g}); GD, same "
         f"step: {np.median(final['gd']):.3g}; GD, same effective k (step x n "
@@ -154,7 +186,7 @@ def _evaluate(config, records, alpha, claim):
   elif claim == "weak_feature_init_scale_small_step":
     growth = final["small"] / records["small"]["weak_overlap"][:, 0]
     values, notes = final["small"], (
-        f"max_(j,r) j<w_jr, v> after {config['steps']} small steps; sigma_0 "
+        f"max_(j,r) j<{w}, v> after {config['steps']} small steps; sigma_0 "
         f"|v| = {records['init_std'][0] * config['weak_norm']:.3g}; growth "
         f"over initialisation: median {np.median(growth):.2f}x (per seed "
         f"{np.min(growth):.2f}-{np.max(growth):.2f}x). Proposition 6's "
@@ -180,6 +212,9 @@ def _evaluate(config, records, alpha, claim):
   bad = [(i, run, int(d)) for run in RUNS
          for i, d in enumerate(records[run]["diverged_at"]) if d >= 0]
   mean, ci = theory.mean_ci(values, alpha)
+  if config["weight_sharing"] == "per_patch":
+    notes += (" Per-patch weights w_jrp (one review's reading [R]); w_jr2 "
+              "meets the weak patch.")
   return Evaluation(measured=mean, ci=ci, notes=(
       f"Diverged runs (seed index, run, step): {bad}. " if bad else "")
       + notes + f" Student-t interval over {len(records)} seeds.")
@@ -202,7 +237,8 @@ def _plot(config, records, evaluation):
        "median |y f - 1| over strong points"),
       (axes[1, 0], "weak_overlap", delta / 4,
        f"delta/4 at delta = {delta:g} (large-step bound)",
-       "max_r j <w_jr, v> (weak feature)"),
+       f"max_r j <{_WEAK_WEIGHTS[config['weight_sharing']]}, v> "
+       "(weak feature)"),
       (axes[1, 1], "weak_test_accuracy", 0.5, "chance",
        "accuracy on weak-only test points")):
     for run in RUNS:
@@ -221,14 +257,20 @@ def _plot(config, records, evaluation):
 
 DYNAMICS = Experiment("lu2024.dynamics", _config, measure, seeds=16,
                       quick_seeds=6)
+# Its own id, hence its own seeds: the two variants are independent samples.
+DYNAMICS_PER_PATCH = Experiment("lu2024.dynamics_per_patch", _per_patch_config,
+                                measure, seeds=16, quick_seeds=6)
 _RECONSTRUCTED = ("Data model, network, loss and constants reconstructed from "
                   "the abstract [V] and reviews [R]; Definition 2.1 unread.")
+_SHARED = " Shared weights w_jr across patches (our reconstruction [U])."
+_PER_PATCH = (" Per-patch weights w_jrp (one ICLR 2024 review's reading "
+              "[R]); w_jr2 meets the weak patch.")
 
 
 def _claim(name, relation, statement, measurement, bound):
   return Claim(id=f"lu2024.{name}", paper=PAPER, statement=statement,
-               measurement=measurement, bound=bound, relation=relation,
-               experiment=DYNAMICS, plot=_plot,
+               measurement=measurement + _SHARED, bound=bound,
+               relation=relation, experiment=DYNAMICS, plot=_plot,
                # Student-t interval over seeds (one data set each), 1 - alpha.
                evidence="statistical",
                evaluate=functools.partial(_evaluate, claim=name))
@@ -309,8 +351,25 @@ WEAK_TEST_ACCURACY = _claim(
                               "states the gap qualitatively, hence the "
                               "bound 0.")))
 
-CLAIMS = (OSCILLATION, WEAK_FEATURE_LARGE, WEAK_FEATURE_SMALL,
-          WEAK_TEST_ACCURACY)
+
+def _per_patch(claim: Claim) -> Claim:
+  """``claim`` measured under per-patch weights: same statement and bound,
+  its own experiment and id (``<id>_per_patch``)."""
+  citation = claim.bound.citation
+  return dataclasses.replace(
+      claim, id=f"{claim.id}_per_patch",
+      measurement=claim.measurement.removesuffix(_SHARED).replace(
+          "<w_jr, v>", "<w_jr2, v>") + _PER_PATCH,
+      experiment=DYNAMICS_PER_PATCH, bound=dataclasses.replace(
+          claim.bound, citation=dataclasses.replace(
+              citation, note=citation.note + " Per-patch weights: one ICLR "
+              "2024 review's wording [R].")))
+
+
+SHARED_CLAIMS = (OSCILLATION, WEAK_FEATURE_LARGE, WEAK_FEATURE_SMALL,
+                 WEAK_TEST_ACCURACY)
+PER_PATCH_CLAIMS = tuple(_per_patch(claim) for claim in SHARED_CLAIMS)
+CLAIMS = SHARED_CLAIMS + PER_PATCH_CLAIMS
 
 
 def example_figures(out_dir, quick: bool = True):
