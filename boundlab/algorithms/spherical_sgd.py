@@ -137,7 +137,8 @@ def _first_passage(step_block: Callable, state0, key, *, num_chains: int,
 def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
                              learning_rate: float, num_chains: int,
                              max_steps: int, threshold: float = 0.5,
-                             block: int = 256, unroll: int | bool = 1):
+                             block: int = 256, unroll: int | bool = 1,
+                             initial_overlap: jax.Array | None = None):
   """First-passage times of the exact O(1)-per-step tensor-PCA overlap chain.
 
   Args:
@@ -155,9 +156,20 @@ def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
     unroll: ``lax.scan`` unroll of the block's recurrence (``True``: fully,
       so that it fuses into one kernel; best on GPUs, slow to compile on
       CPUs). Results do not depend on it.
+    initial_overlap: optional (num_chains,) starting overlaps in [-1, 1] (a
+      warm start, e.g. from another estimator); default uniform on the
+      sphere with :math:`m_0 > 0`. The chain depends on the start only
+      through :math:`m_0`, so this is exact.
 
   Returns:
     ``(tau, m_final)``, int32 and float arrays of shape (num_chains,).
+    ``m_final`` is the overlap where the loop stopped, not at ``max_steps``:
+    the chains advance ``block`` steps at a time and stop at the first block
+    after which every chain has passed the threshold, or after
+    ceil(``max_steps`` / ``block``) blocks. Use
+    ``tau`` for "within n steps"; for the overlap at exactly step n run
+    with ``threshold=1.0`` (never passed before the end) and ``block``
+    dividing n.
 
   ``dim`` and ``max_steps`` may be traced (e.g. ``jit``-ed over many d with one
   compilation); they are then validated by the caller.
@@ -190,7 +202,16 @@ def tensor_pca_overlap_chain(key, *, dim: int, order: int, snr: float,
     return path, m
 
   k_start, k_run = jax.random.split(key)
-  m0 = uniform_start_overlap(k_start, d, (chains,))
+  if initial_overlap is None:
+    m0 = uniform_start_overlap(k_start, d, (chains,))
+  else:
+    m0 = jnp.asarray(initial_overlap)
+    if m0.shape != (chains,):
+      raise ValueError(f"initial_overlap must have shape ({chains},), got "
+                       f"{m0.shape}")
+    if not v.is_traced(m0) and not bool(jnp.all(jnp.abs(m0) <= 1)):
+      raise ValueError("initial_overlap must lie in [-1, 1], got values up "
+                       f"to {float(jnp.max(jnp.abs(m0)))}")
   return _first_passage(step_block, m0, k_run, num_chains=chains,
                         max_steps=max_steps, block=block, threshold=threshold)
 

@@ -18,7 +18,14 @@ a *sampler*:
 * :class:`FixedDataLangevin` -- spherical Langevin dynamics on one fixed
   tensor-PCA data set per (seed, d, n) (:mod:`boundlab.algorithms.langevin`),
   with the last and the window-averaged iterate as two *series* of the same
-  runs.
+  runs;
+* :class:`AveragedLangevinSDE` -- the noise-dominated Langevin SDE averaged
+  over its whole trajectory, and the same average followed by online SGD
+  (two estimators as two series of the same runs).
+
+Claims on different series of one sampler may state different exponents
+(``PhaseDiagram.claim(expected_exponent=...)``) when the sampler's grid does
+not depend on the exponent, so that they share one set of runs.
 """
 
 from __future__ import annotations
@@ -32,13 +39,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from boundlab import figures
-from boundlab.algorithms.langevin import spherical_langevin, symmetrize
+from boundlab.algorithms.langevin import (contract_all_but_one,
+                                          spherical_langevin,
+                                          spherical_langevin_sde, symmetrize)
 from boundlab.algorithms.sharding import shard_leading_axis
 from boundlab.algorithms.spherical_sgd import (single_index_overlap_chain,
                                                smoothed_polynomial_link,
                                                tensor_pca_overlap_chain)
 from boundlab.claims import Claim, Evaluation, Experiment, Relation
-from boundlab.landscapes.tensor_pca import SpikedTensor
+from boundlab.landscapes.tensor_pca import SpikedTensor, random_unit_vector
 from boundlab.theory.hermite import link_functions, polynomial_coefficients
 from boundlab.theory.phase_diagram import (collapse_score, fit_exponent,
                                            success_table,
@@ -153,6 +162,8 @@ class FixedDataLangevin:
   # bandwidth-bound and float32 rounding (1e-7) is far below the noise.
   tensor_dtype: str = "float32"
   series = ("average", "last")
+  # The n-grid is factors x d^{k/2} whatever the claims' exponents.
+  grid_uses_expected_exponent = False
 
   @property
   def information_exponent(self) -> int:
@@ -217,6 +228,132 @@ class FixedDataLangevin:
 
 
 @dataclasses.dataclass(frozen=True)
+class AveragedLangevinSDE:
+  r"""The averaged Langevin SDE on fixed order-k tensor-PCA data, alone and
+  as the warm start of online SGD.
+
+  Per (seed, d): a spike v, one noise tensor W and one uniform start
+  :math:`\theta_0` on the sphere (no sign conditioning); for each n of the
+  grid the data :math:`\bar T = v^{\otimes k} + W/\sqrt n` (convention C;
+  the n values of a seed share W, like one run of the online chains answers
+  every n) and its own Brownian path of
+  :func:`~boundlab.algorithms.langevin.spherical_langevin_sde` with signal
+  weight :math:`\varepsilon`, step :math:`\Delta t = h/d` and horizon
+  :math:`T = c\, d^k/\varepsilon^2` in SDE time. Estimators:
+
+  * ``average``: :math:`\bar\theta/\|\bar\theta\|` (odd k) or the top
+    eigenvector of the averaged :math:`\theta\theta^\top` (even k; overlap
+    in absolute value);
+  * ``two_stage``: spherical online SGD on fresh samples from the average's
+    overlap (exact overlap chain, step :math:`\eta_2 = \delta\,
+    d^{-(1 + (k-2)/4)}`, the drift/noise balance at the warm start's
+    :math:`m_0 \sim d^{-1/4}` [D]) with n more samples: success iff it
+    reaches the threshold within n steps (2n samples in all);
+  * ``last``: the last point (control).
+
+  Records: per seed ``{"average": {str(d): [overlap per n]}, "last": {...},
+  "two_stage": {str(d): [first passage per n, -1 if none within n]}}``.
+  """
+
+  order: int = 3
+  signal_weight: float = 1.0
+  # Delta t = h/d keeps the per-step noise (norm sqrt(h)) d-independent;
+  # T = c d^k / eps^2 with c = 1/2 leaves the time average's own noise at
+  # about a fifth of the signal's squared norm at n -> infinity [D].
+  time_step_scale: float = 0.5
+  horizon_scale: float = 0.5
+  online_step_scale: float = 0.25
+  tensor_dtype: str = "float32"
+  series = ("average", "two_stage", "last")
+  # The n-grid is factors x d^{k/2} whatever the claims' exponents, so claims
+  # on different series can state different exponents over the same runs.
+  grid_uses_expected_exponent = False
+
+  @property
+  def information_exponent(self) -> int:
+    return self.order
+
+  def config_entries(self) -> dict:
+    return {"order": self.order, "signal_weight": self.signal_weight,
+            "time_step_scale": self.time_step_scale,
+            "horizon_scale": self.horizon_scale,
+            "online_step_scale": self.online_step_scale,
+            "threshold": WEAK_RECOVERY, "tensor_dtype": self.tensor_dtype}
+
+  sample_sizes = staticmethod(FixedDataLangevin.sample_sizes)
+
+  @staticmethod
+  def steps(config, d) -> int:
+    """S = T / Delta t = c d^(k+1) / (h eps^2)."""
+    return int(math.ceil(config["horizon_scale"] * float(d) ** (
+        config["order"] + 1) / (config["time_step_scale"]
+                                * config["signal_weight"] ** 2)))
+
+  def measure(self, config, seeds):
+    k, dtype = config["order"], jnp.dtype(config["tensor_dtype"])
+    keys = _seed_keys(seeds)
+    out = {name: {} for name in self.series}
+    for d in config["dims"]:
+      model, sizes = SpikedTensor(d, k), self.sample_sizes(config, d)
+      inv_root_n = jnp.asarray(1 / np.sqrt(sizes), dtype)
+      eta2 = config["online_step_scale"] * float(d) ** (-(1 + (k - 2) / 4))
+
+      def one(key, model=model, d=d, sizes=sizes, inv_root_n=inv_root_n,
+              eta2=eta2):
+        k_spike, k_tensor, k_start, k_run, k_online = jax.random.split(
+            jax.random.fold_in(key, d), 5)
+        spike = model.spike(k_spike).astype(dtype)
+        noise = symmetrize(model.materialized_noise(k_tensor).astype(dtype))
+        x0 = jnp.broadcast_to(random_unit_vector(k_start, d).astype(dtype),
+                              (len(sizes), d))
+
+        def drift(x):   # -grad L_n for every n at once: k T_sym[x, .., x, .]
+          m = x @ spike
+          return k * (m[:, None] ** (k - 1) * spike[None, :] + inv_root_n[
+              :, None] * contract_all_but_one(noise, x))
+
+        result = spherical_langevin_sde(
+            drift, x0, k_run, signal_weight=config["signal_weight"],
+            time_step=config["time_step_scale"] / d,
+            steps=self.steps(config, d), second_moment=k % 2 == 0,
+            unroll=16 if jax.default_backend() == "gpu" else 1)
+        last = result[0] @ spike
+        if k % 2:
+          average = (result[1] @ spike) / jnp.linalg.norm(result[1], axis=1)
+        else:
+          top = jnp.linalg.eigh(result[2])[1][..., -1]
+          average, last = jnp.abs(top @ spike), jnp.abs(last)
+        tau = tensor_pca_overlap_chain(
+            k_online, dim=d, order=k, snr=1.0, learning_rate=eta2,
+            num_chains=len(sizes), max_steps=int(sizes[-1]),
+            threshold=config["threshold"], initial_overlap=average)[0]
+        within = (tau > 0) & (tau <= jnp.asarray(sizes))
+        return average, jnp.where(within, tau, -1), last
+
+      results = jax.device_get(jax.jit(jax.vmap(one))(keys))
+      for name, x in zip(("average", "two_stage", "last"), results):
+        out[name][str(d)] = np.asarray(x)
+    return [{name: {d: x[i].tolist() for d, x in out[name].items()}
+             for name in self.series} for i in range(len(seeds))]
+
+  def successes(self, config, records, d, series) -> np.ndarray:
+    values = np.asarray(records[series][str(d)])
+    if series == "two_stage":
+      return values > 0
+    return values >= config["threshold"]
+
+  def notes(self, config, records) -> str:
+    return (f"Schedule: uniform start, eps = {config['signal_weight']:g}, "
+            f"dt = {config['time_step_scale']:g}/d, T = "
+            f"{config['horizon_scale']:g} d^{config['order']}/eps^2 "
+            f"(S = {[self.steps(config, d) for d in config['dims']]} steps), "
+            f"average over the whole trajectory; two-stage: online SGD from "
+            f"the average, eta = {config['online_step_scale']:g} "
+            f"d^-{1 + (config['order'] - 2) / 4:g}, n fresh samples; n = "
+            f"factor x d^{config['order'] / 2:g} + 1.")
+
+
+@dataclasses.dataclass(frozen=True)
 class PhaseDiagram:
   """A family of exponent claims: one sampler over a grid of (d, n).
 
@@ -230,7 +367,7 @@ class PhaseDiagram:
   """
 
   experiment_id: str
-  sampler: OnlineSGDChains | FixedDataLangevin
+  sampler: OnlineSGDChains | FixedDataLangevin | AveragedLangevinSDE
   expected_exponent: float
   quick_dims: tuple[int, ...]
   full_dims: tuple[int, ...]
@@ -253,15 +390,19 @@ class PhaseDiagram:
                       seeds=self.seeds, quick_seeds=self.quick_seeds,
                       full_needs_gpu=True)
 
-  def candidates(self, config) -> list[float]:
-    """Competing exponents: the paper's, k/2 (CSQ/smoothing) and
+  def candidates(self, config, expected: float | None = None) -> list[float]:
+    """Competing exponents: the claim's, k/2 (CSQ/smoothing), ceil(k/2) and
     max(1, k-1) (online SGD), for the collapse scores."""
     k = config["information_exponent"]
-    return sorted({config["expected_exponent"], k / 2, max(1, k - 1)})
+    expected = config["expected_exponent"] if expected is None else expected
+    return sorted({expected, k / 2, math.ceil(k / 2), max(1, k - 1)})
 
-  def rival(self, config) -> float:
-    k, expected = config["information_exponent"], config["expected_exponent"]
-    return k / 2 if expected != k / 2 else max(1, k - 1)
+  def rival(self, config, expected: float | None = None) -> float:
+    k = config["information_exponent"]
+    expected = config["expected_exponent"] if expected is None else expected
+    if expected != k / 2:
+      return k / 2
+    return math.ceil(k / 2) if math.ceil(k / 2) != k / 2 else max(1, k - 1)
 
   def fits(self, config, records, series):
     """Threshold fits per d (one bootstrap stream per series)."""
@@ -271,13 +412,16 @@ class PhaseDiagram:
         self.sampler.sample_sizes(config, d), rng=rng)
             for d in config["dims"]]
 
-  def evaluate(self, series: str | None = None):
+  def evaluate(self, series: str | None = None,
+               expected_exponent: float | None = None):
     """``evaluate`` of the claim on ``series`` (default: the sampler's
-    first)."""
+    first), against ``expected_exponent`` (default: the family's)."""
     series = series or self.sampler.series[0]
 
     def evaluate(config, records, alpha):
-      dims, expected = config["dims"], config["expected_exponent"]
+      dims = config["dims"]
+      expected = (config["expected_exponent"] if expected_exponent is None
+                  else expected_exponent)
       fits = {name: self.fits(config, records, name)
               for name in self.sampler.series}
       usable = {name: [f for f in fs if np.isfinite(f.log_threshold)]
@@ -301,7 +445,7 @@ class PhaseDiagram:
       with_log = fit_exponent(usable[series], alpha_level=alpha,
                               log_log_term=True)
       collapse = {a: collapse_score(dims, sizes, fractions, a)
-                  for a in self.candidates(config)}
+                  for a in self.candidates(config, expected)}
       others = "".join(
           f" Same runs, {name} series: exponent {e.alpha:.3f} (CI "
           f"[{e.ci[0]:.3f}, {e.ci[1]:.3f}])." for name, e in exponents.items()
@@ -321,11 +465,14 @@ class PhaseDiagram:
           + f".{others} {self.sampler.notes(config, records)}")
     return evaluate
 
-  def plot(self, series: str | None = None):
+  def plot(self, series: str | None = None,
+           expected_exponent: float | None = None):
     series = series or self.sampler.series[0]
 
     def plot(config, records, evaluation):
-      t, expected = evaluation.tables, config["expected_exponent"]
+      t = evaluation.tables
+      expected = (config["expected_exponent"] if expected_exponent is None
+                  else expected_exponent)
       fig, axes = figures.new_figure(ncols=2, width=7.0)
       palette = list(figures.PALETTE.values())
       for i, (d, n, frac) in enumerate(zip(t["dims"], t["sizes"],
@@ -348,7 +495,8 @@ class PhaseDiagram:
                             label=f"log n_1/2, {name} (±2 s.e.)")
       centers = np.asarray(t["log_thresholds"][series])
       for slope, style, color in ((expected, "--", "bound"),
-                                  (self.rival(config), ":", "alternative")):
+                                  (self.rival(config, expected), ":",
+                                   "alternative")):
         anchor = np.nanmean(centers - slope * log_d)
         axes[0, 1].plot(log_d, anchor + slope * log_d, style,
                         color=figures.PALETTE[color], label=f"slope {slope:g}")
@@ -359,22 +507,37 @@ class PhaseDiagram:
       return fig
     return plot
 
-  def claim(self, *, id: str, series: str | None = None, **fields) -> Claim:
+  def claim(self, *, id: str, series: str | None = None,
+            expected_exponent: float | None = None, **fields) -> Claim:
     """A claim that the exponent of ``series`` is the paper's, within the
     declared tolerance (``fields``: paper, statement, measurement, bound,
     tolerance, tolerance_reason; ``evidence`` defaults to statistical: the
     exponent's interval is a percentile bootstrap over seeds at level 1 -
-    alpha, the only kind of verdict this family gives)."""
+    alpha, the only kind of verdict this family gives).
+
+    ``expected_exponent`` (default: the family's) lets claims on different
+    series of one set of runs state different exponents; only samplers whose
+    grid does not depend on it allow that.
+    """
     fields.setdefault("evidence", "statistical")
+    if (expected_exponent is not None
+        and expected_exponent != self.expected_exponent
+        and getattr(self.sampler, "grid_uses_expected_exponent", True)):
+      raise ValueError(
+          f"claim {id}: expected_exponent {expected_exponent} differs from "
+          f"the family's {self.expected_exponent}, but this sampler builds "
+          "its grid around the family's exponent")
     claim = Claim(id=id, relation=Relation.APPROX, experiment=self.experiment,
-                  evaluate=self.evaluate(series), plot=self.plot(series),
-                  **fields)
-    # The n-grid is built around the expected exponent: it must be the
-    # bound's value, or the grid and the verdict would disagree.
+                  evaluate=self.evaluate(series, expected_exponent),
+                  plot=self.plot(series, expected_exponent), **fields)
+    # The grid and the notes are built around the expected exponent: it
+    # must be the bound's value, or the grid and the verdict would disagree.
     for quick in (True, False):
       config = self.config(quick)
-      if claim.bound.value(config) != config["expected_exponent"]:
+      expected = (config["expected_exponent"] if expected_exponent is None
+                  else expected_exponent)
+      if claim.bound.value(config) != expected:
         raise ValueError(f"claim {id}: the bound's value "
-                         f"{claim.bound.value(config)} is not the family's "
-                         f"expected_exponent {config['expected_exponent']}")
+                         f"{claim.bound.value(config)} is not the expected "
+                         f"exponent {expected}")
     return claim
