@@ -52,7 +52,8 @@ BOUND = Bound(
     citation=PAPER.cite(
         "Theorem 1.3 (sufficiency) and Theorem 1.4 (near-sharpness)",
         "Rates n ~ d^{k*-1} (k* >= 3), d log d (k* = 2), d (k* = 1) from the "
-        "abstract and the shared references [R]; the exact step-size "
+        "abstract and the shared references [R], and max(1, k* - 1) as the "
+        "abstract of arXiv 2603.06028 restates it [R]; the exact step-size "
         "conditions are [U], ours is delta d^{-max(1,k*/2)} with delta = "
         "0.5."))
 

@@ -100,9 +100,12 @@ def _claim(method, etas, momentum, threshold, latex, statement, where):
           statement_latex=r"\lambda_{\max}(\nabla^2 L(\theta_\infty)) \le "
           + latex, citation=PAPER.cite(
               where, "GD threshold 2/eta: Mulayoff & Michaeli arXiv "
-              "2306.07850 Thm 1 [V per shared references]; momentum thresholds "
-              "recalled from the paper's appendix [R], derived from optax's "
-              "companion matrices [D, tests/test_momentum_thresholds.py].")),
+              "2306.07850 Thm 1 [V per shared references] and the authors' "
+              "repository README (locuslab/edge-of-stability) [V]; heavy "
+              "ball's (2 + 2 beta)/eta as later papers restate it [R]; "
+              "Nesterov's threshold found in no source [U]; the momentum "
+              "thresholds derived from optax's companion matrices [D, "
+              "tests/test_momentum_thresholds.py].")),
       relation=Relation.LE, tolerance=1e-6,
       # Deterministic GD from random starts: the range over converged runs;
       # the instances are the starts (one per seed, every step size).

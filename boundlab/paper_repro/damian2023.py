@@ -57,7 +57,8 @@ SMOOTHED_HE3 = PhaseDiagram(
         symbol_meanings={"k_star": "information exponent"},
         citation=PAPER.cite(
             "Theorem 1 (number and polylog factors recalled)",
-            "Rate d^{k*/2} from the abstract [V]; lambda = d^{1/4} and the "
+            "Rate d^{k*/2} from the abstract [V], also as the abstract of "
+            "arXiv 2603.06028 restates it [R]; lambda = d^{1/4} and the "
             "step-size order recalled [R]; the log in our step size is "
             "ours.")),
     tolerance=0.25, evidence="statistical",   # bootstrap CI at 1 - alpha

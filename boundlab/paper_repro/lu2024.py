@@ -261,7 +261,11 @@ DYNAMICS = Experiment("lu2024.dynamics", _config, measure, seeds=16,
 DYNAMICS_PER_PATCH = Experiment("lu2024.dynamics_per_patch", _per_patch_config,
                                 measure, seeds=16, quick_seeds=6)
 _RECONSTRUCTED = ("Data model, network, loss and constants reconstructed from "
-                  "the abstract [V] and reviews [R]; Definition 2.1 unread.")
+                  "the abstract [V] and the ICLR 2024 OpenReview reviews "
+                  "[R]: Assumption 3's window eta in [m/(4||u||^2), "
+                  "2m/(5||u||^2)], ||v|| <= 0.1 ||u||, delta in (0.2, 0.8), "
+                  "Theorem 5's delta/4, the experiment d = 64, n = 16, m = 8; "
+                  "Definition 2.1 and the network formula unread [U].")
 _SHARED = " Shared weights w_jr across patches (our reconstruction [U])."
 _PER_PATCH = (" Per-patch weights w_jrp (one ICLR 2024 review's reading "
               "[R]); w_jr2 meets the weak patch.")

@@ -75,7 +75,8 @@ _CITATION = PAPER.cite(
     "Abstract; main stability theorem (number unverified)",
     "Statement read in the abstract [V]; Tr H <= 2/eta for B = 1 derived "
     "from Mulayoff & Michaeli arXiv 2306.07850 eq. (16) [D]; ||beta||_1 <= "
-    "1/eta from Tr H = ||u||^2 + ||v||^2 >= 2||beta||_1 for +-1 features [D].")
+    "1/eta from Tr H = ||u||^2 + ||v||^2 >= 2||beta||_1 for +-1 features "
+    "[D]; the paper's own ||beta||_1 constant was found in no source [U].")
 _RUNS = Experiment("wusu2023.diagonal_net_runs", _config, _measure, seeds=32,
                    quick_seeds=16)
 

@@ -32,7 +32,9 @@ RATE_BOUND = Bound(
         "1/sqrt(T)",
         "Paper states O((D_f + G c^2)/sqrt(T)) + mean b_t [R]; the explicit "
         "constant (D_f + G c^2/2) is our derivation from the descent lemma "
-        "[D]; c/4, 3c/4 recalled [R]."),
+        "[D]; c/4, 3c/4 recalled [R] (not found in any source read [U]; "
+        "the paper's raw LaTeX sits in the google/spiqa dataset archive, "
+        "not opened)."),
     symbol_meanings={"D_f": "f(x_0) - inf f", "G": "smoothness constant",
                      "c": "clip threshold", "T": "number of steps",
                      "bbar": "(1/T) sum_t b_t, measured along the run"})

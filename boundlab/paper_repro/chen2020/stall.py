@@ -79,7 +79,8 @@ STALL_FIXED_POINT = Claim(
             "Example 2, a = (-3, 3), confirmed)",
             "Example 2 (a = (-3, 3), c = 1, flat zero set [-2, 2]) read in "
             "the paper's introduction [V]; the instance a = (-3, -3, 9) is "
-            "recalled [R]; x_bar = -2.5 is computed [D]."),
+            "recalled [R] (the paper's Example 1 has two problems whose "
+            "numbers were not captured [U]); x_bar = -2.5 is computed [D]."),
         symbol_meanings={"x_bar": "root found by Brent's method"}),
     relation=Relation.APPROX, tolerance=1e-9,
     # Deterministic clipped GD from random initial points: range over runs.

@@ -136,7 +136,9 @@ BIAS_LE_WASSERSTEIN = Claim(
             "Section 3, clipping-bias bound (Theorem/Lemma number "
             "unverified)", "Stated in the abstract [V]; theorem number, "
             "constants and the exact definition of W_{v,c} recalled from the "
-            "paper, not read from the PDF [R].")),
+            "paper, not read from the PDF [R]; not found in any source read "
+            "[U] (the raw LaTeX is in the google/spiqa archive, not "
+            "opened).")),
     relation=Relation.LE, tolerance=1e-9,
     tolerance_reason="float64 rounding in means of 2^14..2^16 terms; the "
     "inequality is exact on empirical laws.",
