@@ -124,7 +124,12 @@ def spherical_langevin_sde(drift: Callable[[jax.Array], jax.Array],
   P\xi\|^2 = 1 + \Delta t\,\|P\xi\|^2` with :math:`E\|P\xi\|^2 = d - 1`, so
   dividing by the norm is :math:`-\frac{d-1}{2}\theta\,\Delta t` to first
   order, and without drift the chain keeps the uniform law exactly (the
-  step is isotropic) for every :math:`\Delta t`.
+  step is isotropic) for every :math:`\Delta t`. With drift the discrete
+  chain's law is that of the SDE only up to :math:`O(d\,\Delta t)`: at
+  :math:`\Delta t = 0.5/d` (the wei2026 schedule) a von Mises-Fisher target
+  on :math:`S^{19}` with :math:`\kappa = 10` comes out as if
+  :math:`\varepsilon` were about 6% larger (mean resultant 0.4445 against
+  0.4184), the same at every d when :math:`d\,\Delta t` is fixed.
 
   Args:
     drift: b, mapping (chains, d) points to (chains, d) Euclidean vectors

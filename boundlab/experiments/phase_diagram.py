@@ -359,11 +359,13 @@ class PhaseDiagram:
 
   Attributes:
     experiment_id: id of the runs (cache and seed namespace).
-    sampler: :class:`OnlineSGDChains` or :class:`FixedDataLangevin`.
-    expected_exponent: the paper's exponent (the bound's value); the n-grid is
-      ``grid_factors`` x d^expected_exponent.
+    sampler: :class:`OnlineSGDChains`, :class:`FixedDataLangevin` or
+      :class:`AveragedLangevinSDE`.
+    expected_exponent: the paper's exponent (the bound's value, unless a
+      claim states its own); the online chains' n-grid is ``grid_factors`` x
+      d^expected_exponent, the Langevin samplers' ``grid_factors`` x d^(k/2).
     quick_dims, full_dims: dimensions in quick and full mode.
-    grid_factors: sample sizes relative to d^expected_exponent.
+    grid_factors: sample sizes relative to that scale.
   """
 
   experiment_id: str

@@ -148,7 +148,7 @@ def calibrate_noise_multiplier(target_epsilon: float, delta: float,
   epsilon(make_event(sigma)) <= target.
 
   The search uses the accountant's own epsilon, without :func:`epsilon`'s
-  full-batch cap for sampling without replacement (conservative: at most
+  full-batch cap for sampling without replacement (conservative: at least
   the noise the cap would allow, never less).
 
   ``lowest`` bounds the search from below: the PLD accountant's grid of
