@@ -23,8 +23,8 @@ re-encoded (the averaged iterate alone at ceil(k/2) = 2, on the SDE schedule
 of a summary of the paper: new experiment, 1.50 -> 1.71, still
 inconclusive), its previous schedule became
 wei2026.langevin_average_exponent_previous_schedule (the old numbers,
-against 2), and wei2026.two_stage_exponent and the four lu2024 ..._per_patch
-claims were added; every other number reproduced the old reference to 1e-6.
+against 2), and wei2026.two_stage_exponent was added; every other number
+reproduced the old reference to 1e-6.
 """
 
 import json

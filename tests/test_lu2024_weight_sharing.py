@@ -146,10 +146,13 @@ def _bound_constants(claim):
 
 def test_per_patch_claims_sit_beside_the_shared_ones():
   shared, per_patch = lu2024.SHARED_CLAIMS, lu2024.PER_PATCH_CLAIMS
-  assert lu2024.CLAIMS == shared + per_patch and len(per_patch) == 4
+  assert lu2024.CLAIMS == shared and len(per_patch) == 4
+  # The shared claims are registered; the per-patch ones are run beside them
+  # by benchmarks/lu2024_weight_sharing.py (the module docstring says why).
   registered = {c.id for c in registry.all_claims()}
   for a, b in zip(shared, per_patch):
-    assert b.id == a.id + "_per_patch" and {a.id, b.id} <= registered
+    assert b.id == a.id + "_per_patch"
+    assert a.id in registered and b.id not in registered
     assert a.experiment.id == "lu2024.dynamics"
     assert b.experiment.id == "lu2024.dynamics_per_patch"
     assert (a.statement, a.relation, a.evidence) == (b.statement, b.relation,
