@@ -3,6 +3,7 @@
 For a claim whose experiment did not change but whose statement did (a new
 expected value, a new tolerance), the committed records are enough: no rerun.
 Usage: python benchmarks/rejudge_sidecar.py CLAIM_ID SIDECAR.json OUT.json
+(OUT.json is shaped like a one-claim full-mode report.json.)
 """
 import dataclasses
 import json
@@ -11,6 +12,7 @@ import sys
 from boundlab.claims import registry
 from boundlab.claims.records import Records
 from boundlab.claims.runner import judge
+from boundlab.provenance import provenance
 
 
 def _from_cell_keys(claim, config, record):
@@ -42,9 +44,17 @@ def main(claim_id, sidecar_path, out_path):
   raw = [_from_cell_keys(claim, config, r) for r in sidecar["data"]["records"]]
   records = Records(raw, sidecar["seeds"])
   verdict, _ = judge(claim, config, records)
-  result = {"claim": claim_id, "records_from": sidecar_path,
+  # Shaped like a full-mode report.json (one claim), so that the claims
+  # catalogue lists it; the device is the one that made the records.
+  result = {"quick": False, "created": provenance()["created"],
+            "device": sidecar["provenance"].get("device", "unknown")
+            + " (records; re-judged from the sidecar)",
+            "rejudged_from": sidecar_path,
             "records_provenance": sidecar["provenance"],
-            "verdict": dataclasses.asdict(verdict)}
+            "claims": [{"id": claim_id, "verdict": verdict.outcome.value,
+                        "measured": verdict.measured,
+                        "ci": list(verdict.ci), "bound": verdict.bound,
+                        "verdict_record": dataclasses.asdict(verdict)}]}
   with open(out_path, "w") as f:
     json.dump(result, f, indent=1, default=str)
   print(verdict.outcome, verdict.measured, verdict.ci)
