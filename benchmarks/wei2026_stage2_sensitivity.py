@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from boundlab.algorithms.spherical_sgd import tensor_pca_overlap_chain
 from boundlab.claims.records import Records
 from boundlab.paper_repro import wei2026
 
@@ -29,17 +28,10 @@ DELTAS = (0.25, 0.5, 1.0)
 
 def second_stage(config, seeds, averages, d, delta):
   sampler = wei2026.SDE.sampler
-  sizes = sampler.sample_sizes(config, d)
-  k = config["order"]
-  eta = delta * float(d) ** (-(1 + (k - 2) / 4))
 
   def one(key, m0):
-    k_online = jax.random.split(jax.random.fold_in(key, d), 5)[4]
-    tau = tensor_pca_overlap_chain(
-        k_online, dim=d, order=k, snr=1.0, learning_rate=eta,
-        num_chains=len(sizes), max_steps=int(sizes[-1]),
-        threshold=config["threshold"], initial_overlap=m0)[0]
-    return jnp.where((tau > 0) & (tau <= jnp.asarray(sizes)), tau, -1)
+    return sampler.online_stage(config, d, sampler.cell_keys(key, d)[4], m0,
+                                step_scale=delta)
 
   keys = jnp.stack([jax.random.key(s) for s in seeds])
   m0 = jnp.asarray(averages, jnp.float32)

@@ -289,6 +289,25 @@ class AveragedLangevinSDE:
         config["order"] + 1) / (config["time_step_scale"]
                                 * config["signal_weight"] ** 2)))
 
+  @staticmethod
+  def cell_keys(key, d):
+    """One seed's (spike, tensor, start, Langevin, online) keys at d."""
+    return jax.random.split(jax.random.fold_in(key, d), 5)
+
+  @classmethod
+  def online_stage(cls, config, d, key, average, step_scale=None):
+    """The second stage from the average's overlaps (one per n of the
+    grid): first passage within n steps, else -1. ``step_scale`` overrides
+    the config's delta (for what-ifs; the claims use the config's)."""
+    k, sizes = config["order"], cls.sample_sizes(config, d)
+    scale = config["online_step_scale"] if step_scale is None else step_scale
+    tau = tensor_pca_overlap_chain(
+        key, dim=d, order=k, snr=1.0,
+        learning_rate=scale * float(d) ** (-(1 + (k - 2) / 4)),
+        num_chains=len(sizes), max_steps=int(sizes[-1]),
+        threshold=config["threshold"], initial_overlap=average)[0]
+    return jnp.where((tau > 0) & (tau <= jnp.asarray(sizes)), tau, -1)
+
   def measure(self, config, seeds):
     k, dtype = config["order"], jnp.dtype(config["tensor_dtype"])
     keys = _seed_keys(seeds)
@@ -296,12 +315,9 @@ class AveragedLangevinSDE:
     for d in config["dims"]:
       model, sizes = SpikedTensor(d, k), self.sample_sizes(config, d)
       inv_root_n = jnp.asarray(1 / np.sqrt(sizes), dtype)
-      eta2 = config["online_step_scale"] * float(d) ** (-(1 + (k - 2) / 4))
 
-      def one(key, model=model, d=d, sizes=sizes, inv_root_n=inv_root_n,
-              eta2=eta2):
-        k_spike, k_tensor, k_start, k_run, k_online = jax.random.split(
-            jax.random.fold_in(key, d), 5)
+      def one(key, model=model, d=d, sizes=sizes, inv_root_n=inv_root_n):
+        k_spike, k_tensor, k_start, k_run, k_online = self.cell_keys(key, d)
         spike = model.spike(k_spike).astype(dtype)
         noise = symmetrize(model.materialized_noise(k_tensor).astype(dtype))
         x0 = jnp.broadcast_to(random_unit_vector(k_start, d).astype(dtype),
@@ -323,12 +339,8 @@ class AveragedLangevinSDE:
         else:
           top = jnp.linalg.eigh(result[2])[1][..., -1]
           average, last = jnp.abs(top @ spike), jnp.abs(last)
-        tau = tensor_pca_overlap_chain(
-            k_online, dim=d, order=k, snr=1.0, learning_rate=eta2,
-            num_chains=len(sizes), max_steps=int(sizes[-1]),
-            threshold=config["threshold"], initial_overlap=average)[0]
-        within = (tau > 0) & (tau <= jnp.asarray(sizes))
-        return average, jnp.where(within, tau, -1), last
+        return (average, self.online_stage(config, d, k_online, average),
+                last)
 
       results = jax.device_get(jax.jit(jax.vmap(one))(keys))
       for name, x in zip(("average", "two_stage", "last"), results):

@@ -100,6 +100,15 @@ def _exponent_bound(name, expression, latex, where, note):
                citation=PAPER.cite(where, note))
 
 
+def _average_alone_bound(note):
+  """Theorem 2's ceil(k/2) for the average alone; ``note`` says how the
+  schedule relates to the paper's."""
+  return _exponent_bound(
+      "averaged-iterate exponent = ceil(k/2)", sympy.ceiling(_k / 2),
+      r"n_{1/2}(d) \asymp d^{\lceil k/2\rceil}",
+      "Theorem 2 (odd k*), as " + _SUMMARY + " states it", note)
+
+
 SDE = PhaseDiagram(
     experiment_id="wei2026.averaged_sde_runs",
     sampler=AveragedLangevinSDE(order=3), expected_exponent=1.5,
@@ -119,10 +128,7 @@ AVERAGE_ALONE = SDE.claim(
     "the normalised trajectory average of the spherical Langevin SDE, "
     "eps = 1, T = d^3/2, dt = 1/(2d), uniform start, fixed data (quick: d = 6-12; full: "
     "8-48).",
-    bound=_exponent_bound(
-        "averaged-iterate exponent = ceil(k/2)", sympy.ceiling(_k / 2),
-        r"n_{1/2}(d) \asymp d^{\lceil k/2\rceil}",
-        "Theorem 2 (odd k*), as " + _SUMMARY + " states it",
+    bound=_average_alone_bound(
         "Rate d^{ceil(k*/2)} for Algorithm 1's average alone and the "
         "schedule (uniform start, whole-trajectory average, T >~ d^k*/eps^2, "
         "small eps) from " + _SUMMARY + "; the abstract [V] gives d^{k*/2} "
@@ -165,10 +171,7 @@ PREVIOUS_SCHEDULE = PREVIOUS.claim(
     "d, 100 d steps, second-half average, start with m0 > 0 (quick: d = "
     "16-32; full: 32-192); the last iterate of the same runs is the "
     "control.",
-    bound=_exponent_bound(
-        "averaged-iterate exponent = ceil(k/2)", sympy.ceiling(_k / 2),
-        r"n_{1/2}(d) \asymp d^{\lceil k/2\rceil}",
-        "Theorem 2 (odd k*), as " + _SUMMARY + " states it",
+    bound=_average_alone_bound(
         "The rate of the average alone from " + _SUMMARY + "; this "
         "schedule (low temperature beta = d, sign-conditioned start, second"
         "-half window) is ours, not the paper's [U]."), **_TOLERANCE)

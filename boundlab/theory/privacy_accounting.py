@@ -92,18 +92,13 @@ def dp_sgd_event(noise_multiplier: float, steps: int, *,
 def _accountant(name: str, event: dp_accounting.DpEvent):
   if name not in ACCOUNTANTS:
     raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {name!r}")
-  replace_one = _uses_replacement(event)
+  # Sampling without replacement is the replace-one event.
+  replace_one = _full_batch(event) is not None
   relation = (dp_accounting.NeighboringRelation.REPLACE_ONE if replace_one
               else dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE)
   if name == "rdp":
     return dp_accounting.rdp.RdpAccountant(neighboring_relation=relation)
   return dp_accounting.pld.PLDAccountant(neighboring_relation=relation)
-
-
-def _uses_replacement(event) -> bool:
-  if isinstance(event, dp_accounting.SelfComposedDpEvent):
-    return _uses_replacement(event.event)
-  return isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent)
 
 
 def _full_batch(event):
