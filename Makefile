@@ -1,5 +1,5 @@
 # Two entry points, each creating .venv if it is missing:
-#   make verify   install boundlab and run every claim in quick mode -> out/,
+#   make verify   install boundlab[pep] and run every claim in quick mode -> out/,
 #                 on a local Dask cluster of one worker per core
 #   make test     install boundlab[dev] and run the whole test suite
 # Also: make full (full mode -> out/full/), make docs (the site -> site/).
@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[pep]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

@@ -317,3 +317,36 @@ def test_largest_certified_multiple_bisects_a_known_threshold():
   assert pep.largest_certified_multiple(lambda f: -1.0, 1.0, 3.0) == 3.0
   with pytest.raises(ValueError, match="high"):
     pep.largest_certified_multiple(lambda f: 0.0, 2.0, 1.0)
+
+
+def test_the_package_imports_and_lists_claims_without_pepit():
+  # [pep] is optional: block PEPit and cvxpy, import every paper module.
+  import subprocess
+  import sys
+  code = ("import sys; sys.modules['PEPit'] = None; sys.modules['cvxpy'] = "
+          "None\nfrom boundlab.claims import registry\n"
+          "claims = registry.all_claims()\nassert any(c.id.startswith("
+          "'richtarik2024') for c in claims)\nprint(len(claims))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, check=True)
+  assert int(out.stdout.strip()) > 60
+
+
+def test_a_missing_optional_dependency_reads_inconclusive(tmp_path):
+  from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
+                               runner)
+  paper = Paper(key="nodep2026", title="t", authors="a", arxiv="2601.00001",
+                version="v1")
+  experiment = Experiment(
+      "nodep2026.runs", lambda quick: {}, lambda c, seeds: [{}] * len(seeds),
+      seeds=2, quick_seeds=2,
+      requires=(("no_such_module_boundlab", "pip install something"),))
+  claim = Claim(id="nodep2026.claim", paper=paper, statement="s",
+                measurement="m", bound=Bound(name="b", expression=0,
+                                             citation=paper.cite("Thm 1")),
+                relation="<=", experiment=experiment, evidence="exact",
+                evaluate=lambda c, r, a: Evaluation(measured=0.0,
+                                                    ci=(0.0, 0.0)))
+  (run,) = runner.run_claims([claim], tmp_path, quick=True)
+  assert run.verdict.outcome.value == "inconclusive"
+  assert "pip install something" in run.verdict.notes

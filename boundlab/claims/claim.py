@@ -25,6 +25,7 @@ the evaluation into a :class:`~boundlab.claims.verdict.Verdict`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +57,10 @@ class Experiment:
     seeds: number of seeds in full mode; ``quick_seeds`` in quick mode.
     full_needs_gpu: full mode is sized for a GPU (hours on a CPU); quick
       mode always runs on a CPU.
+    requires: ``(module, install hint)`` pairs of optional dependencies
+      that ``measure`` imports, e.g. ``(("PEPit", "pip install
+      'boundlab[pep]'"),)``; without them the runner reads the experiment's
+      claims inconclusive, saying what to install, instead of failing.
   """
 
   id: str
@@ -64,6 +69,7 @@ class Experiment:
   seeds: int = 16
   quick_seeds: int = 8
   full_needs_gpu: bool = False
+  requires: tuple[tuple[str, str], ...] = ()
 
   def __post_init__(self):
     _check_id("experiment", self.id)
@@ -73,6 +79,11 @@ class Experiment:
 
   def num_seeds(self, quick: bool) -> int:
     return self.quick_seeds if quick else self.seeds
+
+  def missing_requirements(self) -> list[str]:
+    """Install hints of the required modules that cannot be imported."""
+    return [hint for module, hint in self.requires
+            if importlib.util.find_spec(module) is None]
 
 
 @dataclasses.dataclass(frozen=True)

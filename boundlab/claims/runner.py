@@ -237,8 +237,12 @@ def run_claims(claims: Sequence[Claim], out_dir: Path, *, quick: bool,
   out_dir = Path(out_dir)
   cache = CellCache(out_dir / "cache")
   plans: dict[str, _Cells] = {}
+  unavailable = {}
   for claim in claims:
     experiment = claim.experiment
+    if experiment.missing_requirements():
+      unavailable[experiment.id] = experiment.missing_requirements()
+      continue
     if experiment.id in plans:
       if plans[experiment.id].experiment is not experiment:
         raise ValueError(f"two different experiments share the id "
@@ -264,6 +268,10 @@ def run_claims(claims: Sequence[Claim], out_dir: Path, *, quick: bool,
   for claim in claims:
     if on_claim is not None:
       on_claim(claim)
+    if claim.experiment.id in unavailable:
+      runs.append(_not_run(claim, quick, seed, unavailable[
+          claim.experiment.id]))
+      continue
     cells = plans[claim.experiment.id]
     if any(cells.records[s] is None for s in cells.seeds):
       start = time.perf_counter()
@@ -292,6 +300,25 @@ def run_claims(claims: Sequence[Claim], out_dir: Path, *, quick: bool,
     runs.append(ClaimRun(claim, config, seeds, verdict, evaluation, new,
                          len(seeds) - new))
   return runs
+
+
+def _not_run(claim: Claim, quick: bool, seed: int,
+             hints: list[str]) -> ClaimRun:
+  """An inconclusive verdict for a claim whose experiment needs an optional
+  dependency that is not installed."""
+  reason = (f"Not run: its experiment needs an optional dependency ("
+            f"{'; '.join(hints)}).")
+  evaluation = Evaluation.undetermined(reason)
+  seeds = cell_seeds(seed, claim.experiment.id,
+                     claim.experiment.num_seeds(quick))
+  verdict = Verdict(
+      claim_id=claim.id, outcome=Outcome.INCONCLUSIVE, measured=math.nan,
+      ci=(math.nan, math.nan), bound=math.nan, bound_ci=(math.nan, math.nan),
+      relation=claim.relation, tolerance=claim.tolerance, sample_size=0,
+      false_fail_rate=claim.false_fail_rate, notes=reason,
+      evidence=claim.evidence)
+  return ClaimRun(claim, claim.experiment.config(quick), seeds, verdict,
+                  evaluation, 0, 0)
 
 
 def _records(cells: _Cells) -> Records:

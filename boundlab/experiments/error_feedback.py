@@ -404,7 +404,9 @@ class PepCertificates:
   def experiment(self) -> Experiment:
     """The experiment (one object, so that claims share its runs)."""
     return Experiment(self.experiment_id, self.config, self.measure,
-                      seeds=self.seeds, quick_seeds=self.quick_seeds)
+                      seeds=self.seeds, quick_seeds=self.quick_seeds,
+                      requires=(("PEPit", "pip install 'boundlab[pep]'"),
+                                ("cvxpy", "pip install 'boundlab[pep]'")))
 
   def evaluate_certified(self, variants):
     """Largest worst case at the theoretical step; the claim: <= 0."""

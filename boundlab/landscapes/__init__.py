@@ -1,6 +1,9 @@
 """Synthetic problems as pure JAX functions, with their known constants."""
 
 from boundlab.landscapes._landscape import Landscape, finite_sum
+from boundlab.landscapes.distributed import (DistributedFiniteSum,
+                                             distributed_logistic_regression,
+                                             heterogeneous_quadratics)
 from boundlab.landscapes.feature_noise import (feature_noise_classification,
                                                feature_overlaps, margins,
                                                two_layer_cnn)
@@ -40,5 +43,6 @@ __all__ = [
     "ill_conditioned_quadratic", "diagonal_gaussian", "sparse_sign_task",
     "with_label_noise",
     "feature_noise_classification", "feature_overlaps", "margins",
-    "two_layer_cnn",
+    "two_layer_cnn", "DistributedFiniteSum", "heterogeneous_quadratics",
+    "distributed_logistic_regression",
 ]

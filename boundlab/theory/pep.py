@@ -88,16 +88,26 @@ def _solver() -> str | None:
 
 def solve(build: Callable, *, method: str, function_class: str,
           horizon: int) -> PepResult:
-  """Builds a PEP with ``build(PEPit) -> PEP`` and solves it silently."""
+  """Builds a PEP with ``build(PEPit) -> PEP`` and solves it silently.
+
+  Clarabel first; if it reports a numerical failure, SCS (first order, less
+  accurate), and the result names the solver that answered."""
   pepit = require_pepit()
+  import cvxpy
   start = time.perf_counter()
-  problem = build(pepit)
-  value = problem.solve(wrapper="cvxpy", solver=_solver(), verbose=0)
-  solver = getattr(getattr(problem, "wrapper", None), "solver_name", "") or ""
+  solvers = [_solver()] + (["SCS"] if _solver() == "CLARABEL" else [])
+  for i, solver in enumerate(solvers):
+    problem = build(pepit)
+    try:
+      value = problem.solve(wrapper="cvxpy", solver=solver, verbose=0)
+      break
+    except cvxpy.error.SolverError:
+      if i == len(solvers) - 1:
+        raise
   return PepResult(value=float(value), method=method,
                    function_class=function_class, horizon=horizon,
                    solve_seconds=time.perf_counter() - start,
-                   solver=str(solver))
+                   solver=str(solver or "cvxpy default"))
 
 
 def gradient_descent_smooth_nonconvex(smoothness: float, step_size: float,
