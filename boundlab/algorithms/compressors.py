@@ -140,8 +140,10 @@ def scaled_sign(dim: int) -> Compressor:
   sizes do not apply to it. 1-bit Adam compensates its error instead.
 
   Zero entries: the sign of 0 is taken as +1, so that every coordinate
-  carries one bit and the norm is kept [R: DeepSpeed's 1-bit packing maps
-  ``sign(x) + 1 > 0``, i.e. 0 to +1].
+  carries one bit and the norm is kept [V: DeepSpeed's 1-bit packing,
+  ``deepspeed/runtime/comm/nccl.py``, ``compressed_allreduce``, maps
+  ``sign(x) + 1 > 0``, i.e. 0 to +1, and scales by the norm over the square
+  root of the number of entries].
   """
   dim = check_positive_int("dim", dim)
   root_dim = math.sqrt(dim)

@@ -15,4 +15,8 @@ words.
   parameter, with Bonferroni intervals.
 * :mod:`~boundlab.experiments.canary_audit` -- white-box gradient-canary
   audits of private training.
+* :mod:`~boundlab.experiments.error_feedback` -- EF21 / EF21-W on random
+  distributed finite sums (pathwise Lyapunov descent, rate bound, iterate
+  identity), a step-size sweep, and PEPit certificates at random
+  smoothness profiles.
 """
