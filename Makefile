@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WORKERS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
+# Test processes (pytest-xdist); the tests reading the one quick verify run
+# in one of them (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: verify test full docs clean
 
@@ -37,7 +40,7 @@ docs: $(VENV)/.installed-docs
 	$(BIN)/mkdocs build --strict
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf out site docs/generated .pytest_cache

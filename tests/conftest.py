@@ -44,6 +44,10 @@ def pytest_collection_modifyitems(config, items):
       item.add_marker(pytest.mark.skip(reason="slow: set BOUNDLAB_SLOW=1"))
     if "gpu" in item.keywords and not has_gpu:
       item.add_marker(pytest.mark.skip(reason="needs a GPU"))
+    # Under pytest-xdist (make test: -n 2 --dist loadgroup), every test that
+    # reads the one quick verify runs in one worker, so it runs once.
+    if "quick_run" in getattr(item, "fixturenames", ()):
+      item.add_marker(pytest.mark.xdist_group("quick_run"))
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,9 @@ class Compressor:
     variance: the declared :math:`\\omega` of an unbiased compressor, or
       None when it is biased.
     deterministic: ignores its key.
-    positively_homogeneous: :math:`C(tv) = tC(v)` for every :math:`t > 0`.
+    positively_homogeneous: :math:`C(tv) = tC(v)` for every :math:`t > 0`
+      (for the same key); False unless declared, since it licenses
+      EF21 = EF21-W.
   """
 
   name: str
@@ -62,15 +64,12 @@ class Compressor:
   contraction: float | None
   variance: float | None = None
   deterministic: bool = True
-  positively_homogeneous: bool = True
+  positively_homogeneous: bool = False
 
   def __call__(self, key: jax.Array, v: jax.Array) -> jax.Array:
     return self.compress(key, v)
 
 
-# Cached: one object (one function) per arguments, so that compiled
-# programs that take it as a static argument are reused.
-@functools.lru_cache(maxsize=None)
 def top_k(k: int, dim: int) -> Compressor:
   r"""Keeps the ``k`` entries of largest magnitude (ties: lower index first).
 
@@ -78,21 +77,31 @@ def top_k(k: int, dim: int) -> Compressor:
   the ``d - k`` discarded squares are the smallest, so they sum to at most
   :math:`(1 - k/d)\|v\|^2`.
   """
+  return _top_k(*_k_of_dim(k, dim))
+
+
+def _k_of_dim(k, dim) -> tuple[int, int]:
   dim = check_positive_int("dim", dim)
   k = check_positive_int("k", k)
   if k > dim:
     raise ValueError(f"k must be in [1, dim = {dim}], got {k}")
+  return k, dim
 
+
+# The factories validate, then call these cached builders with normalised
+# arguments: one object (one function) per compressor, so that compiled
+# programs taking it as a static argument are reused.
+@functools.lru_cache(maxsize=None)
+def _top_k(k: int, dim: int) -> Compressor:
   def compress(key, v):
     del key
     _, index = jax.lax.top_k(jnp.abs(v), k)
     return jnp.zeros_like(v).at[index].set(v[index])
 
   return Compressor(name=f"top-{k}", dim=dim, compress=compress,
-                    contraction=k / dim)
+                    contraction=k / dim, positively_homogeneous=True)
 
 
-@functools.lru_cache(maxsize=None)
 def rand_k(k: int, dim: int, *, unbiased: bool = False) -> Compressor:
   r"""Keeps ``k`` entries chosen uniformly without replacement.
 
@@ -104,10 +113,11 @@ def rand_k(k: int, dim: int, *, unbiased: bool = False) -> Compressor:
   :math:`k > d/2` (:math:`\alpha = 1 - \omega`); the contractive form of an
   unbiased compressor is :math:`C/(\omega + 1)`, which is the biased one.
   """
-  dim = check_positive_int("dim", dim)
-  k = check_positive_int("k", k)
-  if k > dim:
-    raise ValueError(f"k must be in [1, dim = {dim}], got {k}")
+  return _rand_k(*_k_of_dim(k, dim), bool(unbiased))
+
+
+@functools.lru_cache(maxsize=None)
+def _rand_k(k: int, dim: int, unbiased: bool) -> Compressor:
   scale = dim / k if unbiased else 1.0
 
   def compress(key, v):
@@ -118,13 +128,13 @@ def rand_k(k: int, dim: int, *, unbiased: bool = False) -> Compressor:
     omega = dim / k - 1
     return Compressor(name=f"unbiased rand-{k}", dim=dim, compress=compress,
                       contraction=1 - omega if omega < 1 else None,
-                      variance=omega,
-                      deterministic=False)
+                      variance=omega, deterministic=False,
+                      positively_homogeneous=True)
   return Compressor(name=f"rand-{k}", dim=dim, compress=compress,
-                    contraction=k / dim, deterministic=False)
+                    contraction=k / dim, deterministic=False,
+                    positively_homogeneous=True)
 
 
-@functools.lru_cache(maxsize=None)
 def scaled_sign(dim: int) -> Compressor:
   r"""1-bit Adam's compressor :math:`C(u) = \frac{\|u\|_2}{\sqrt d}
   \operatorname{sign}(u)`, with :math:`\operatorname{sign}(0) = +1`.
@@ -145,7 +155,11 @@ def scaled_sign(dim: int) -> Compressor:
   ``sign(x) + 1 > 0``, i.e. 0 to +1, and scales by the norm over the square
   root of the number of entries].
   """
-  dim = check_positive_int("dim", dim)
+  return _scaled_sign(check_positive_int("dim", dim))
+
+
+@functools.lru_cache(maxsize=None)
+def _scaled_sign(dim: int) -> Compressor:
   root_dim = math.sqrt(dim)
 
   def compress(key, u):
@@ -153,12 +167,16 @@ def scaled_sign(dim: int) -> Compressor:
     return jnp.linalg.norm(u) / root_dim * jnp.where(u >= 0, 1.0, -1.0)
 
   return Compressor(name="scaled sign", dim=dim, compress=compress,
-                    contraction=None)
+                    contraction=None, positively_homogeneous=True)
+
+
+def identity(dim: int) -> Compressor:
+  """No compression (:math:`\\alpha = 1`): EF21 is then gradient descent."""
+  return _identity(check_positive_int("dim", dim))
 
 
 @functools.lru_cache(maxsize=None)
-def identity(dim: int) -> Compressor:
-  """No compression (:math:`\\alpha = 1`): EF21 is then gradient descent."""
-  dim = check_positive_int("dim", dim)
+def _identity(dim: int) -> Compressor:
   return Compressor(name="identity", dim=dim, compress=lambda key, v: v,
-                    contraction=1.0, variance=0.0)
+                    contraction=1.0, variance=0.0,
+                    positively_homogeneous=True)

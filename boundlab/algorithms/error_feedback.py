@@ -87,6 +87,9 @@ def ef21_init(problem: DistributedFiniteSum, compressor: Compressor,
   r"""The state at :math:`x^0`: :math:`g_i^0 = \mathcal C(\nabla
   f_i(x^0)/(n w_i))` (``"compressed"``, as in EF21's experiments), the exact
   scaled gradients (``"exact"``: :math:`G^0 = 0`), or zero."""
+  if initial_estimates not in INITIAL_ESTIMATES:
+    raise ValueError(f"initial_estimates must be one of {INITIAL_ESTIMATES}, "
+                     f"got {initial_estimates!r}")
   n = weights.shape[0]
   scaled = problem.client_gradients(params, data) / (n * weights)[:, None]
   if initial_estimates == "compressed":
@@ -157,7 +160,8 @@ def run_ef21(problem: DistributedFiniteSum, compressor: Compressor,
       :func:`ef21_init`).
     params: :math:`x^0` (default ``problem.initial_point``).
     key: PRNG key of randomized compressors (default ``key(0)``).
-    server_optimizer: replaces ``optax.sgd(step_size)``.
+    server_optimizer: replaces ``optax.sgd(step_size)`` (``step_size`` is
+      then only validated; the theorems assume the plain step).
     record_iterates: keep every :math:`x^t`.
   """
   gamma = v.check_positive("step_size", step_size)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from boundlab.claims import Bound, Claim, Paper, Relation
 from boundlab.experiments import error_feedback as ef
+from boundlab.theory.pep import SOLVER_TOLERANCE
 
 PAPER = Paper(key="richtarik2021", title="EF21: A New, Simpler, Theoretically "
               "Better, and Practically Faster Error Feedback",
@@ -74,15 +75,16 @@ PEP_CERTIFIED = Claim(
     statement="The one-step descent of Phi holds for every L_i-smooth f_i and "
     "every alpha-contractive compressor at gamma = 1/(L + L_QM xi(alpha)).",
     measurement="PEPit's tight worst case of Phi^1 - Phi^0 + gamma/2 "
-    "||grad f(x^0)||^2 (normalised) over that class, at random smoothness "
-    "profiles and contractions.",
+    "||grad f(x^0)||^2 (normalised) over that class (L := L_AM, the "
+    "smoothness the L_i imply for f; compressors contracting every input), "
+    "at random smoothness profiles and contractions.",
     bound=Bound(name="worst-case one-step slack <= 0", expression=0,
                 citation=_THEOREM, statement_latex=r"\sup_{f_i, \mathcal C}"
                 r"\big(\Phi^1 - \Phi^0 + \tfrac\gamma2\|\nabla f(x^0)\|^2"
                 r"\big) \le 0"),
     relation=Relation.LE, experiment=_PEP.experiment,
     evaluate=_PEP.evaluate_certified(_UNIFORM), plot=_PEP.plot,
-    evidence="all-instances", tolerance=1e-6,
+    evidence="all-instances", tolerance=SOLVER_TOLERANCE,
     tolerance_reason="the SDP solver's accuracy (Clarabel, ~1e-8 relative; "
     "theory.pep.SOLVER_TOLERANCE).")
 

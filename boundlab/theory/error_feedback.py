@@ -76,6 +76,36 @@ def _lyapunov(lyapunov: str) -> str:
   return lyapunov
 
 
+def class_constants(client_smoothness) -> dict:
+  r"""The constants a step size over the *class* of :math:`L_i`-smooth
+  clients must use: :math:`L_{AM}`, :math:`L_{QM}`, and :math:`L :=
+  L_{AM}` (the best bound on f's smoothness the :math:`L_i` imply, reached
+  when the clients' Hessians align)."""
+  smooth = np.asarray(client_smoothness, dtype=float)
+  if smooth.ndim != 1 or smooth.size == 0 or not np.all(smooth > 0):
+    raise ValueError("client_smoothness must be a non-empty list of numbers "
+                     f"in (0, inf), got {client_smoothness!r}")
+  am = float(smooth.mean())
+  return {"smoothness": am, "smoothness_am": am,
+          "smoothness_qm": float(np.sqrt(np.mean(smooth**2)))}
+
+
+def proof_step_multiple(smoothness: float, mean_smoothness: float,
+                        alpha: float) -> float:
+  r"""How far the proof's own condition reaches beyond the stated step.
+
+  The descent step needs :math:`\frac1\gamma - L - \frac\beta\theta\tilde
+  L^2\gamma \ge 0`, i.e. :math:`\gamma \le 2/(L + \sqrt{L^2 + 4\xi^2\tilde
+  L^2})`; the theorems state the simpler sufficient :math:`\gamma \le 1/(L +
+  \tilde L\xi)` (EF21's Lemma 5). Returns the ratio of the two,
+  :math:`2(L + \tilde L\xi)/(L + \sqrt{L^2 + 4\xi^2\tilde L^2}) \in [1, 2)`.
+  """
+  x = xi(alpha)
+  return (2 * (smoothness + mean_smoothness * x)
+          / (smoothness + math.sqrt(smoothness**2
+                                    + 4 * x**2 * mean_smoothness**2)))
+
+
 def theoretical_step_size(constants, alpha: float,
                           lyapunov: str = "uniform") -> float:
   r""":math:`1/(L + L_{QM}\xi(\alpha))` (EF21, uniform Lyapunov) or

@@ -66,6 +66,8 @@ class PepResult:
     horizon: number of steps ``N``.
     solve_seconds: wall time of formulation and solve.
     solver: the solver cvxpy used.
+    status: cvxpy's status (``"optimal"``, or ``"optimal_inaccurate"``
+      when the solver stopped short of its accuracy: read with care).
   """
 
   value: float
@@ -74,6 +76,7 @@ class PepResult:
   horizon: int
   solve_seconds: float
   solver: str = ""
+  status: str = ""
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -100,14 +103,19 @@ def solve(build: Callable, *, method: str, function_class: str,
     problem = build(pepit)
     try:
       value = problem.solve(wrapper="cvxpy", solver=solver, verbose=0)
-      break
     except cvxpy.error.SolverError:
       if i == len(solvers) - 1:
         raise
+      continue
+    status = str(problem.wrapper.prob.status)
+    break
+  if value is None:
+    raise ValueError(f"PEP of {method}: no finite worst case (status "
+                     f"{status}): the metric is unbounded over the class")
   return PepResult(value=float(value), method=method,
                    function_class=function_class, horizon=horizon,
                    solve_seconds=time.perf_counter() - start,
-                   solver=str(solver or "cvxpy default"))
+                   solver=str(solver or "cvxpy default"), status=status)
 
 
 def gradient_descent_smooth_nonconvex(smoothness: float, step_size: float,
