@@ -48,6 +48,10 @@ def pytest_collection_modifyitems(config, items):
     # reads the one quick verify runs in one worker, so it runs once.
     if "quick_run" in getattr(item, "fixturenames", ()):
       item.add_marker(pytest.mark.xdist_group("quick_run"))
+  # That group first: it is the longest unit of work, so one worker starts
+  # it at once while the other takes everything else.
+  items.sort(key=lambda item: "quick_run" not in getattr(
+      item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")

@@ -286,6 +286,25 @@ class EF21Runs:
         "flip, so the trajectories are compared in the notes, the identity "
         "step by step.")
 
+  def plot_equivalence(self, config, records, evaluation):
+    """Per instance: the one-step gap the claim reads, and the drift of the
+    whole trajectories."""
+    fig, ((ax,),) = figures.new_figure()
+    for i, problem in enumerate(config["problems"]):
+      ax.semilogy(np.full(len(records), i) - 0.1,
+                  np.maximum(records["one_step_gap"][:, i], 1e-18), "o",
+                  color=figures.PALETTE["measured"],
+                  label="one step (the claim)" if i == 0 else None)
+      ax.semilogy(np.full(len(records), i) + 0.1,
+                  np.maximum(records["trajectory_gap"][:, i], 1e-18), "s",
+                  color=figures.PALETTE["alternative"],
+                  label="whole trajectories" if i == 0 else None)
+    ax.set_xticks(range(len(config["problems"])), config["problems"])
+    ax.set(xlabel="problem", ylabel="relative gap EF21 vs EF21-W",
+           title="EF21 = EF21-W for Top-K, and rounding's drift")
+    ax.legend()
+    return fig
+
   def plot_runs(self, variants, title, reference):
     """The median gradient-norm curves, and the worst value per problem and
     variant against ``reference`` (the bound: 0 for slacks, 1 for

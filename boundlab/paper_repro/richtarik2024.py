@@ -82,7 +82,8 @@ SAME_ITERATES = Claim(
     relation=Relation.LE, experiment=_RUNS.experiment,
     # One line of algebra that any correct implementation satisfies: a
     # failure could only reveal a bug of ours.
-    evaluate=_RUNS.evaluate_equivalence, evidence="implementation-identity",
+    evaluate=_RUNS.evaluate_equivalence, plot=_RUNS.plot_equivalence,
+    evidence="implementation-identity",
     tolerance=1e-9, tolerance_reason="float64: one step rescales by 1/(n "
     "w_i) and back, rounding ~1e-16 relative; 1e-9 leaves a margin of 1e6 "
     "for the problems' conditioning.")
