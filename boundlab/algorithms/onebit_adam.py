@@ -193,8 +193,14 @@ class OneBitAdamRun:
       :math:`f(x_t)`, else -1, ``(S,)``.
     compression: the compression phase's trace, or None (not recorded, or
       ``warmup_steps == num_steps``).
-    warmup_steps, lr, beta1, beta2, eps, bias_correction, local_momentum,
-    error_feedback: the run's settings.
+    warmup_steps: the run's :math:`T_w`.
+    lr: its learning rate.
+    beta1: its momentum parameter.
+    beta2: its second-moment parameter.
+    eps: its epsilon.
+    bias_correction: whether the warm-up corrected the moments' bias.
+    local_momentum: whether workers kept their own momentum.
+    error_feedback: which errors were fed back.
   """
 
   objective: np.ndarray
@@ -308,7 +314,8 @@ def simulate_onebit_adam(
       (``warmup_steps == num_steps`` is plain Adam: :func:`run_adam`).
     lr: :math:`\gamma > 0`.
     batch_size: examples per worker per step, or None (full shards).
-    beta1, beta2: in [0, 1).
+    beta1: in [0, 1).
+    beta2: in [0, 1).
     eps: :math:`\epsilon > 0`, added to :math:`\sqrt v`.
     bias_correction: warm-up is ``optax.adam`` and the frozen variance is
       :math:`\hat v`; False: DeepSpeed's uncorrected update.
