@@ -263,3 +263,75 @@ def distributed_logistic_regression(
       client_loss=client_loss,
       data={"features": jnp.asarray(features), "labels": jnp.asarray(labels)},
       initial_point=np.zeros(d), constants=constants)
+
+
+def federated_quadratics(num_clients: int, dim: int = 10, *,
+                         heterogeneity: float = 1.0,
+                         shared_hessian: bool = False,
+                         condition_number: float = 10.0,
+                         seed: int = 0) -> DistributedFiniteSum:
+  r"""Client quadratics :math:`f_i(x) = \tfrac12 (x - b_i)^\top A_i (x - b_i)`
+  with a controllable heterogeneity, for federated and decentralized SGD.
+
+  The Hessians have eigenvalues log-uniform on :math:`[1/\kappa, 1]`
+  (:math:`\kappa` = ``condition_number``), in one random basis shared by
+  every client (``shared_hessian=True``: :math:`A_i = A`) or one per client.
+  The centres are :math:`b_i = \bar b + \zeta\,u_i` with :math:`u_i` standard
+  normal, rescaled so that the heterogeneity at the optimum is exactly
+
+  .. math:: \zeta_\star^2 = \frac1n\sum_i \|\nabla f_i(x^\star)\|^2 =
+     \text{heterogeneity}^2 .
+
+  Constants as :func:`heterogeneous_quadratics`, plus
+  ``gradient_heterogeneity`` (:math:`\zeta_\star^2`) and ``shared_hessian``.
+  """
+  n = v.check_positive_int("num_clients", num_clients)
+  d = v.check_positive_int("dim", dim)
+  zeta = v.check_nonnegative("heterogeneity", heterogeneity)
+  if n == 1 and zeta > 0:
+    raise ValueError("heterogeneity must be 0 with num_clients = 1 (one "
+                     f"client's gradient vanishes at its optimum), got {zeta}")
+  kappa = v.check_in_range("condition_number", condition_number, 1.0,
+                           float("inf"), closed="[)")
+  rng = np.random.default_rng(seed)
+  rotations = np.linalg.qr(rng.standard_normal(
+      (1 if shared_hessian else n, d, d)))[0]
+  spectra = np.exp(rng.uniform(-np.log(kappa), 0.0,
+                               (1 if shared_hessian else n, d)))
+  spectra[:, 0] = 1.0
+  curvature = np.einsum("nij,nj,nkj->nik", rotations, spectra, rotations)
+  curvature = np.broadcast_to(curvature, (n, d, d)).copy()
+  mean_hessian = curvature.mean(0)
+  centre = rng.standard_normal(d)
+  offsets = rng.standard_normal((n, d))
+
+  def at_optimum(offsets):
+    centres = centre + offsets
+    optimum = np.linalg.solve(mean_hessian, np.einsum(
+        "nij,nj->i", curvature, centres) / n)
+    return centres, optimum, np.einsum("nij,nj->ni", curvature,
+                                       optimum - centres)
+
+  # The gradients at x* are linear in the offsets: one rescaling gives the
+  # requested heterogeneity exactly.
+  _, _, grads = at_optimum(offsets)
+  spread = np.sqrt(np.mean(np.sum(grads**2, 1)))
+  centres, optimum, grads = at_optimum(offsets * (zeta / spread)
+                                       if n > 1 else 0 * offsets)
+  value = float(np.mean([0.5 * (optimum - b) @ a @ (optimum - b)
+                         for a, b in zip(curvature, centres)]))
+  client_smoothness = np.array([np.linalg.eigvalsh(a)[-1] for a in curvature])
+  eig = np.linalg.eigvalsh(mean_hessian)
+  return DistributedFiniteSum(
+      name=f"federated_quadratics(n={n},d={d},zeta={zeta:g},"
+      f"{'shared' if shared_hessian else 'client'} hessians)",
+      client_loss=_quadratic_loss,
+      data={"curvature": jnp.asarray(curvature), "centre": jnp.asarray(centres)},
+      initial_point=np.zeros(d),
+      constants={"smoothness": float(eig[-1]),
+                 "strong_convexity": float(eig[0]),
+                 **_mean_constants(client_smoothness),
+                 "optimum": optimum, "optimal_value": value,
+                 "optimal_value_lower_bound": value,
+                 "gradient_heterogeneity": float(np.mean(np.sum(grads**2, 1))),
+                 "shared_hessian": bool(shared_hessian)})
