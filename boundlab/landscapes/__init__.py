@@ -3,6 +3,7 @@
 from boundlab.landscapes._landscape import Landscape, finite_sum
 from boundlab.landscapes.distributed import (DistributedFiniteSum,
                                              distributed_logistic_regression,
+                                             federated_quadratics,
                                              heterogeneous_quadratics)
 from boundlab.landscapes.feature_noise import (feature_noise_classification,
                                                feature_overlaps, margins,
@@ -44,5 +45,5 @@ __all__ = [
     "with_label_noise",
     "feature_noise_classification", "feature_overlaps", "margins",
     "two_layer_cnn", "DistributedFiniteSum", "heterogeneous_quadratics",
-    "distributed_logistic_regression",
+    "distributed_logistic_regression", "federated_quadratics",
 ]

@@ -1,0 +1,137 @@
+"""D-SGD rounds per second on one device: dense vs sparse gossip vs a loop.
+
+n clients with diagonal quadratics in d = 1e4 dimensions (float32), Gaussian
+gradient noise, gossip on a ring every round. Compared in one process on one
+device, per round (compile excluded):
+
+* ``boundlab``: :func:`boundlab.algorithms.decentralized.run_dsgd` -- local
+  steps under ``vmap``, gossip as the dense product ``W @ X`` (any W), and
+  its parallel-SGD twin computed beside it (so a round does two gradient
+  evaluations per client);
+* ``sparse_ring``: the same D-SGD round hand-written in plain JAX with the
+  ring's gossip as two rolls (``(x_{i-1} + x_i + x_{i+1}) / 3``, O(n d)
+  instead of O(n^2 d)), without the twin;
+* ``python_loop``: clients updated one by one from Python (jitted client
+  step), then gossip by the same rolls.
+
+The roofline: a round must read the clients' data and iterates and write
+the iterates (16 n d bytes in float32 for curvature, centre, read and write
+x); the dense gossip adds 2 n^2 d FLOPs. Usage: ``python
+benchmarks/networks.py --out FILE`` on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from _timing import median_seconds
+from boundlab.algorithms.decentralized import run_dsgd
+from boundlab.landscapes.distributed import (DistributedFiniteSum,
+                                             _quadratic_loss)
+from boundlab.provenance import provenance
+from boundlab.theory import graphs
+
+PEAK_BANDWIDTH = {"NVIDIA H200": 4.8e12}
+PEAK_FP32_FLOPS = {"NVIDIA H200": 67e12}   # datasheet, dense float32
+
+
+def _problem(n, d, key):
+  a_key, b_key = jax.random.split(key)
+  return DistributedFiniteSum(
+      name="bench", client_loss=_quadratic_loss,
+      data={"curvature": jax.random.uniform(a_key, (n, d), minval=0.5,
+                                            maxval=1.0),
+            "centre": jax.random.normal(b_key, (n, d))},
+      initial_point=np.zeros(d, np.float32), constants={})
+
+
+def _sparse_ring(problem, eta, sigma, rounds):
+  @jax.jit
+  def run(x, curvature, centre, key):
+    def body(i, x):
+      noise = sigma * jax.random.normal(jax.random.fold_in(key, i), x.shape)
+      half = x - eta * (curvature * (x - centre) + noise)
+      return (jnp.roll(half, 1, 0) + half + jnp.roll(half, -1, 0)) / 3
+    return jax.lax.fori_loop(0, rounds, body, x)
+
+  n, d = problem.num_clients, problem.dim
+  args = (jnp.zeros((n, d)), problem.data["curvature"],
+          problem.data["centre"], jax.random.key(0))
+  return lambda: jax.block_until_ready(run(*args))
+
+
+def _python_loop(problem, eta, sigma, rounds):
+  @jax.jit
+  def client(x, curvature, centre, key):
+    return x - eta * (curvature * (x - centre)
+                      + sigma * jax.random.normal(key, x.shape))
+
+  gossip = jax.jit(lambda half: (jnp.roll(half, 1, 0) + half
+                                 + jnp.roll(half, -1, 0)) / 3)
+  n, d = problem.num_clients, problem.dim
+  curvature = list(problem.data["curvature"])
+  centre = list(problem.data["centre"])
+  keys = list(jax.random.split(jax.random.key(0), n))
+
+  def run():
+    x = jnp.zeros((n, d))
+    for _ in range(rounds):
+      rows = [client(x[i], curvature[i], centre[i], keys[i])
+              for i in range(n)]
+      x = gossip(jnp.stack(rows))
+    jax.block_until_ready(x)
+  return run
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--out", type=Path)
+  parser.add_argument("--quick", action="store_true")
+  args = parser.parse_args()
+  d = 1000 if args.quick else 10_000
+  clients = (16, 64) if args.quick else (16, 256, 4096)
+  rounds, eta, sigma = 200, 0.1, 0.1
+  device = jax.devices()[0].device_kind
+  rows = []
+  for n in clients:
+    problem = _problem(n, d, jax.random.key(n))
+    w = graphs.metropolis_hastings(graphs.adjacency("ring", n))
+    timings = {
+        "boundlab": lambda: run_dsgd(problem, w, eta, rounds,
+                                     noise_std=sigma),
+        "sparse_ring": _sparse_ring(problem, eta, sigma, rounds),
+        "python_loop": _python_loop(problem, eta, sigma,
+                                    1 if n > 256 else 3)}
+    row = {"clients": n, "dim": d, "rounds_timed": rounds}
+    for name, fn in timings.items():
+      per = (1 if n > 256 else 3) if name == "python_loop" else rounds
+      seconds = median_seconds(fn, repeats=3) / per
+      row[f"{name}_rounds_per_s"] = 1.0 / seconds
+      if name != "python_loop" and device in PEAK_BANDWIDTH:
+        row[f"{name}_bandwidth_fraction"] = (16 * n * d / seconds
+                                             / PEAK_BANDWIDTH[device])
+    if device in PEAK_FP32_FLOPS:
+      row["boundlab_dense_gossip_flop_fraction"] = (
+          2 * n * n * d * row["boundlab_rounds_per_s"]
+          / PEAK_FP32_FLOPS[device])
+    row["boundlab_over_python_loop"] = (row["boundlab_rounds_per_s"]
+                                        / row["python_loop_rounds_per_s"])
+    row["sparse_over_boundlab"] = (row["sparse_ring_rounds_per_s"]
+                                   / row["boundlab_rounds_per_s"])
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+  result = {"device": device, "precision": "float32 (the twin and metrics "
+            "included in boundlab's round)", "rows": rows,
+            "provenance": provenance()}
+  if args.out:
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+  main()
