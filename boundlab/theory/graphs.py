@@ -112,9 +112,9 @@ def _check_adjacency(adjacency_matrix) -> np.ndarray:
 
 def metropolis_hastings(adjacency_matrix) -> np.ndarray:
   r"""Metropolis-Hastings gossip: :math:`W_{ij} = 1/(1 + \max(d_i, d_j))` on
-  edges, the rest of each row on the diagonal. Symmetric, doubly
-  stochastic, positive semidefinite-free (its eigenvalues lie in (-1, 1]);
-  needs only the neighbours' degrees."""
+  edges, the rest of each row on the diagonal. Symmetric and doubly
+  stochastic, with eigenvalues in (-1, 1] on a connected graph; each node
+  needs only its neighbours' degrees."""
   a = _check_adjacency(adjacency_matrix)
   degree = a.sum(1)
   w = a / (1.0 + np.maximum(degree[:, None], degree[None, :]))
