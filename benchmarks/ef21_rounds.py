@@ -51,7 +51,7 @@ from boundlab.algorithms import compressors
 from boundlab.algorithms.error_feedback import (EF21State, client_weights,
                                                 ef21_step)
 from boundlab.landscapes.distributed import (DistributedFiniteSum,
-                                             _quadratic_loss)
+                                             quadratic_client_loss)
 from boundlab.provenance import provenance
 
 PEAK_BANDWIDTH = {"NVIDIA H200": 4.8e12, "NVIDIA H100 80GB HBM3": 3.35e12}
@@ -63,7 +63,7 @@ def _problem(n, d, key):
   centre = jax.random.normal(b_key, (n, d))
   smooth = np.asarray(curvature.max(1), dtype=np.float64)
   return DistributedFiniteSum(
-      name="bench", client_loss=_quadratic_loss,
+      name="bench", client_loss=quadratic_client_loss,
       data={"curvature": curvature, "centre": centre},
       initial_point=np.zeros(d, np.float32),
       constants={"client_smoothness": smooth})

@@ -33,7 +33,7 @@ import numpy as np
 from _timing import median_seconds
 from boundlab.algorithms.decentralized import run_dsgd
 from boundlab.landscapes.distributed import (DistributedFiniteSum,
-                                             _quadratic_loss)
+                                             quadratic_client_loss)
 from boundlab.provenance import provenance
 from boundlab.theory import graphs
 
@@ -44,7 +44,7 @@ PEAK_FP32_FLOPS = {"NVIDIA H200": 67e12}   # datasheet, dense float32
 def _problem(n, d, key):
   a_key, b_key = jax.random.split(key)
   return DistributedFiniteSum(
-      name="bench", client_loss=_quadratic_loss,
+      name="bench", client_loss=quadratic_client_loss,
       data={"curvature": jax.random.uniform(a_key, (n, d), minval=0.5,
                                             maxval=1.0),
             "centre": jax.random.normal(b_key, (n, d))},

@@ -108,7 +108,10 @@ def _check_client_smoothness(client_smoothness) -> np.ndarray:
   return values
 
 
-def _quadratic_loss(x, client):
+def quadratic_client_loss(x, client):
+  r"""The client quadratic :math:`\tfrac12 (x - b)^\top A (x - b)` with
+  ``client = {"curvature": A, "centre": b}``; ``A`` is a ``(d, d)`` matrix
+  or the ``(d,)`` diagonal of one (O(d) memory per client)."""
   delta = x - client["centre"]
   a = client["curvature"]
   curved = a @ delta if a.ndim == 2 else a * delta
@@ -182,7 +185,7 @@ def heterogeneous_quadratics(client_smoothness: Sequence[float], dim: int = 10,
   optimum = np.linalg.lstsq(mean_hessian, rhs, rcond=None)[0]
   eig = np.linalg.eigvalsh(mean_hessian)
 
-  client_loss = _quadratic_loss
+  client_loss = quadratic_client_loss
   problem = DistributedFiniteSum(
       name=f"quadratics(n={n},d={d},{hessian},L_max={smooth.max():g})",
       client_loss=client_loss,
@@ -325,7 +328,7 @@ def federated_quadratics(num_clients: int, dim: int = 10, *,
   return DistributedFiniteSum(
       name=f"federated_quadratics(n={n},d={d},zeta={zeta:g},"
       f"{'shared' if shared_hessian else 'client'} hessians)",
-      client_loss=_quadratic_loss,
+      client_loss=quadratic_client_loss,
       data={"curvature": jnp.asarray(curvature), "centre": jnp.asarray(centres)},
       initial_point=np.zeros(d),
       constants={"smoothness": float(eig[-1]),
