@@ -166,3 +166,25 @@ def test_dsgd_rejects_bad_input_and_reports_divergence():
     run_dsgd(p, w, -0.1, 10)
   run = run_dsgd(p, w, 5.0, 400, params=np.ones(3))
   assert run.diverged_at > 0
+
+
+def test_label_skewed_logistic_regression_constants_and_skew():
+  from boundlab.landscapes.distributed import label_skewed_logistic_regression
+  skewed = label_skewed_logistic_regression(8, 40, 4, label_concentration=0.1,
+                                            seed=3)
+  balanced = label_skewed_logistic_regression(8, 40, 4,
+                                              label_concentration=50.0,
+                                              seed=3)
+  # Small concentrations give one-class clients, large ones balanced ones.
+  spread = lambda p: np.mean(np.abs(p.constants["label_fractions"] - 0.5))
+  assert spread(skewed) > 0.3 > 0.1 > spread(balanced)
+  c = skewed.constants
+  for i in range(8):
+    data = jax.tree.map(lambda a: a[i], skewed.data)
+    h = np.asarray(jax.hessian(skewed.client_loss)(jnp.zeros(4), data))
+    assert math.isclose(np.linalg.eigvalsh(h)[-1], c["client_smoothness"][i],
+                        rel_tol=1e-12)
+  np.testing.assert_allclose(skewed.gradient(jnp.asarray(c["optimum"])), 0,
+                             atol=1e-10)
+  with pytest.raises(ValueError, match="label_concentration"):
+    label_skewed_logistic_regression(label_concentration=0.0)

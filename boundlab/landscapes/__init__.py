@@ -4,7 +4,8 @@ from boundlab.landscapes._landscape import Landscape, finite_sum
 from boundlab.landscapes.distributed import (DistributedFiniteSum,
                                              distributed_logistic_regression,
                                              federated_quadratics,
-                                             heterogeneous_quadratics)
+                                             heterogeneous_quadratics,
+                                             label_skewed_logistic_regression)
 from boundlab.landscapes.feature_noise import (feature_noise_classification,
                                                feature_overlaps, margins,
                                                two_layer_cnn)
@@ -46,4 +47,5 @@ __all__ = [
     "feature_noise_classification", "feature_overlaps", "margins",
     "two_layer_cnn", "DistributedFiniteSum", "heterogeneous_quadratics",
     "distributed_logistic_regression", "federated_quadratics",
+    "label_skewed_logistic_regression",
 ]

@@ -338,3 +338,50 @@ def federated_quadratics(num_clients: int, dim: int = 10, *,
                  "optimal_value_lower_bound": value,
                  "gradient_heterogeneity": float(np.mean(np.sum(grads**2, 1))),
                  "shared_hessian": bool(shared_hessian)})
+
+
+def label_skewed_logistic_regression(
+    num_clients: int = 8, examples_per_client: int = 40, dim: int = 5, *,
+    label_concentration: float = 0.5, separation: float = 1.0,
+    regularization: float = 0.1, seed: int = 0) -> DistributedFiniteSum:
+  r"""L2-regularised logistic regression whose clients see skewed labels.
+
+  Client i draws its fraction of positive labels :math:`q_i \sim
+  \mathrm{Beta}(c, c)` (:math:`c` = ``label_concentration``: small values
+  give clients with almost one class each, large values balanced clients),
+  labels :math:`y \in \{-1, +1\}` with those frequencies, and features
+  :math:`a \sim N(\tfrac{\text{separation}}{\sqrt d}\, y\, \mathbf 1, I_d)`.
+  The loss is as in :func:`distributed_logistic_regression` (convex):
+  :math:`L_i = \lambda_{\max}(A_i^\top A_i)/(4m) + \lambda`, attained at
+  x = 0; ``optimal_value`` by Newton's method on the pooled data; also
+  ``label_fractions`` :math:`(q_i)` as realised.
+  """
+  n = v.check_positive_int("num_clients", num_clients)
+  m = v.check_positive_int("examples_per_client", examples_per_client)
+  d = v.check_positive_int("dim", dim)
+  c = v.check_positive("label_concentration", label_concentration)
+  sep = v.check_nonnegative("separation", separation)
+  lam = v.check_positive("regularization", regularization)
+  rng = np.random.default_rng(seed)
+  fractions = rng.beta(c, c, n)
+  labels = np.where(rng.uniform(size=(n, m)) < fractions[:, None], 1.0, -1.0)
+  features = (rng.standard_normal((n, m, d))
+              + sep / np.sqrt(d) * labels[:, :, None])
+  client_smoothness = np.array([
+      np.linalg.eigvalsh(a.T @ a / (4 * m))[-1] for a in features]) + lam
+  pooled = features.reshape(n * m, d)
+  optimum = _newton_logistic(pooled, labels.reshape(-1), lam)
+  margins = labels.reshape(-1) * (pooled @ optimum)
+  value = float(np.mean(np.logaddexp(0.0, -margins))
+                + 0.5 * lam * optimum @ optimum)
+  return DistributedFiniteSum(
+      name=f"label_skewed_logistic(n={n},m={m},d={d},c={c:g})",
+      client_loss=_logistic_loss(lam, False),
+      data={"features": jnp.asarray(features), "labels": jnp.asarray(labels)},
+      initial_point=np.zeros(d),
+      constants={"smoothness": float(np.linalg.eigvalsh(
+          pooled.T @ pooled / (4 * n * m))[-1] + lam),
+                 **_mean_constants(client_smoothness),
+                 "optimum": optimum, "optimal_value": value,
+                 "optimal_value_lower_bound": value, "strong_convexity": lam,
+                 "label_fractions": np.mean(labels > 0, axis=1)})
