@@ -131,6 +131,45 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
+# ## 4. Talking rarely: stale updates in federated learning
+#
+# With a server, clients that skip a round leave a hole in the average.
+# FedAvg reweights the ones that came by $1/p_i$ (unbiased, but noisy when
+# some $p_i$ are small); FedVARP fills the hole with each absent client's
+# last update; FedStale (Rodio & Neglia, arXiv 2405.04171) mixes the two
+# with a weight $\beta$ ($\beta = 0$: FedAvg, $\beta = 1$: FedVARP). Old
+# updates are biased, fresh ones noisy: the best $\beta$ should grow with
+# the data heterogeneity, which is what makes missing clients costly.
+
+# %%
+from boundlab.algorithms import federated  # noqa: E402
+
+participation = np.array([0.8, 0.2] * 8)
+masks = federated.participation_masks(participation, 400,
+                                      np.random.default_rng(3))
+betas = [0.0, 0.25, 0.5, 0.75, 1.0]
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for zeta in (0.2, 3.0):
+  clients = landscapes.federated_quadratics(n, 10, heterogeneity=zeta,
+                                            condition_number=10.0, seed=0)
+  floors = []
+  for beta in betas:
+    run = federated.run_fedstale(clients, participation, 400, beta=beta,
+                                 local_steps=5, local_step_size=0.05,
+                                 noise_std=1.0, masks=masks,
+                                 key=jax.random.key(4), params=x0)
+    floors.append(np.mean(run.objective[-100:])
+                  - clients.constants["optimal_value"])
+  print(f"zeta = {zeta}: floors " + ", ".join(f"{f:.4f}" for f in floors)
+        + f"; best beta {betas[int(np.argmin(floors))]}")
+  ax.semilogy(betas, floors, "o-", label=f"heterogeneity {zeta}")
+ax.set(xlabel=r"weight $\beta$ of the stale updates",
+       ylabel=r"error floor $f - f^\star$",
+       title="FedStale: half the clients take part 20% of the time")
+ax.legend()
+plt.show()
+
+# %% [markdown]
 # ## Exercises
 #
 # **Try this 1.** In Section 2, replace the ring by the line and by the
