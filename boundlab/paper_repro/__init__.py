@@ -17,4 +17,4 @@ MODULES = ("chen2020", "dicesgd2024", "cohen2021", "mulayoff2023", "wusu2023",
            "ganesh2025", "bu2021", "li2021", "lu2024", "liuxie2023", "du2022",
            "richtarik2021", "richtarik2024", "tang2021",
            "defazio2023", "zhu2026", "nabli2023", "rodio2024",
-           "fraboni2023")
+           "fraboni2023", "farhadkhani2023")
