@@ -27,7 +27,9 @@ against 2), and wei2026.two_stage_exponent was added; every other number
 reproduced the old reference to 1e-6. ``quick_report_issue15.json`` was
 replaced by ``quick_report_issue16.json`` when issue 16 added 17 claims
 (defazio2023, richtarik2021, richtarik2024, tang2021); the 62 earlier claims
-reproduced it to 1e-6.
+reproduced it to 1e-6. Issue 17's first 15 claims (zhu2026, nabli2023,
+rodio2024, fraboni2023, farhadkhani2023) were added to it from a quick run
+of those claims (their seeds derive from their experiment ids).
 """
 
 import json
