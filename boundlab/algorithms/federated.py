@@ -78,7 +78,8 @@ class FederatedRun:
   """Arrays over rounds t = 0..T (float numpy).
 
   Attributes:
-    objective: :math:`f(x^t)`.
+    objective: :math:`\\sum_i \\alpha_i f_i(x^t)` (f itself for uniform
+      weights).
     iterates: :math:`x^t`, shape (T + 1, d).
     final: :math:`x^T`.
     masks: the participation masks used, shape (T, n).
@@ -211,7 +212,10 @@ def _fedstale_program(client_loss, local_steps):
     (x, _), trace = jax.lax.scan(
         body, (x0, jnp.zeros((n,) + x0.shape, x0.dtype)), (masks, xi))
     iterates = jnp.concatenate([trace, x[None]])
-    return jax.vmap(lambda z: problem.objective(z, data))(iterates), iterates
+    # The objective the weights define, sum_i alpha_i f_i (the mean when
+    # they are uniform).
+    return jax.vmap(lambda z: alpha @ problem.client_values(z, data))(
+        iterates), iterates
 
   return program
 

@@ -276,8 +276,9 @@ def federated_quadratics(num_clients: int, dim: int = 10, *,
   r"""Client quadratics :math:`f_i(x) = \tfrac12 (x - b_i)^\top A_i (x - b_i)`
   with a controllable heterogeneity, for federated and decentralized SGD.
 
-  The Hessians have eigenvalues log-uniform on :math:`[1/\kappa, 1]`
-  (:math:`\kappa` = ``condition_number``), in one random basis shared by
+  The Hessians have eigenvalues 1, :math:`1/\kappa` and the rest
+  log-uniform between (:math:`\kappa` = ``condition_number``, every
+  client's condition number for d >= 2), in one random basis shared by
   every client (``shared_hessian=True``: :math:`A_i = A`) or one per client.
   The centres are :math:`b_i = \bar b + \zeta\,u_i` with :math:`u_i` standard
   normal, rescaled so that the heterogeneity at the optimum is exactly
@@ -302,6 +303,8 @@ def federated_quadratics(num_clients: int, dim: int = 10, *,
   spectra = np.exp(rng.uniform(-np.log(kappa), 0.0,
                                (1 if shared_hessian else n, d)))
   spectra[:, 0] = 1.0
+  if d > 1:       # every client's condition number is kappa exactly
+    spectra[:, -1] = 1.0 / kappa
   curvature = np.einsum("nij,nj,nkj->nik", rotations, spectra, rotations)
   curvature = np.broadcast_to(curvature, (n, d, d)).copy()
   mean_hessian = curvature.mean(0)

@@ -215,7 +215,11 @@ LATE_BEATS_EARLY = Claim(
     statement="Concentrating the communication budget in the later stages "
     "of decentralized training improves the globally merged model.",
     measurement="Paired difference, late minus early budget, of the merged "
-    "model's excess over parallel SGD on heterogeneous quadratics.",
+    "model's excess over parallel SGD on heterogeneous quadratics. On "
+    "quadratics at a constant step the outcome is nearly fixed by design "
+    "(with 90% of the rounds silent, early gossip is forgotten as the "
+    "clients drift to their own minima); the paper's claim is about test "
+    "performance of deep networks, which this does not measure.",
     bound=Bound(name="late - early <= 0", expression=0, citation=_ABSTRACT),
     relation=Relation.LE, experiment=_RUNS, evaluate=_evaluate_placement,
     plot=_plot_placement, evidence="statistical")
@@ -292,13 +296,13 @@ SAME_RATE = Claim(
     statement="The globally merged model of decentralized SGD can match the "
     "convergence rate of parallel SGD.",
     measurement="Difference of the fitted decay exponents in T of f(merged) "
-    "- f* and f(parallel SGD) - f* at eta = 1/sqrt(T), on a ring, over seeds.",
-    bound=Bound(name="exponent difference = 0 (tolerance ours)", expression=0,
-                citation=_ABSTRACT),
-    relation=Relation.APPROX, experiment=_RUNS, evaluate=_evaluate_rate,
-    plot=_plot_rate, evidence="statistical", tolerance=0.15,
-    tolerance_reason="'Match' is an order statement; finite T leaves the "
-    "merged model's higher-order consensus term visible: 0.15 is 30% of "
-    "the parallel exponent 1/2.")
+    "- f* and f(parallel SGD) - f* at eta = 1/sqrt(T), on a ring, over seeds: "
+    "the merged model decays at least as fast (its extra consensus term, "
+    "of order eta^2 zeta^2 / gap^2 ~ 1/T, decays faster than parallel "
+    "SGD's eta sigma^2 / n ~ 1/sqrt T, so 'match' cannot mean slower).",
+    bound=Bound(name="merged exponent - parallel exponent <= 0",
+                expression=0, citation=_ABSTRACT),
+    relation=Relation.LE, experiment=_RUNS, evaluate=_evaluate_rate,
+    plot=_plot_rate, evidence="statistical")
 
 CLAIMS = (MERGED_IS_PARALLEL, LATE_BEATS_EARLY, GAP_HELPS, SAME_RATE)

@@ -16,7 +16,7 @@ diagonal. Decentralized SGD's rates depend on
   \chi_1` (DADAO's constants, for the Laplacian weighted by the gossip
   rates: with every edge sampled uniformly, :math:`\mathcal L/|E|`, as the
   authors' ``utils.compute_spectral_quantities`` computes them [V:
-  AdelNabli/DADAO@7d69c35, ``utils.py``]).
+  AdelNabli/DADAO@eed1ed1, ``utils.py``]).
 
 Everything is dense numpy in float64: networks of thousands of nodes fit.
 
