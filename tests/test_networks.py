@@ -205,3 +205,13 @@ def test_label_skewed_logistic_regression_constants_and_skew():
                              atol=1e-10)
   with pytest.raises(ValueError, match="label_concentration"):
     label_skewed_logistic_regression(label_concentration=0.0)
+
+
+def test_first_nonfinite_finds_the_first_bad_step_of_any_array():
+  from boundlab.algorithms.run_loop import first_nonfinite
+  a = np.ones(6)
+  b = np.ones((6, 3))
+  assert first_nonfinite(a, b) == -1
+  b[4, 2] = np.inf
+  a[5] = np.nan
+  assert first_nonfinite(a, b) == 4 and first_nonfinite(a) == 5

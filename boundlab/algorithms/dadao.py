@@ -65,7 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from boundlab import _validation as v
-from boundlab.algorithms.run_loop import first_divergence
+from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
 from boundlab.theory import graphs
 
@@ -319,9 +319,7 @@ def run_dadao(problem: DistributedFiniteSum, adjacency_matrix, *,
   error = np.asarray(out["error"])
   gradients = np.concatenate([[0], np.cumsum(is_gradient)])
   communications = np.concatenate([[0], np.cumsum(~is_gradient)])
-  bad = ~np.isfinite(error)
-  diverged_at = int(first_divergence(np.where(bad, np.arange(len(error)),
-                                              -1)))
+  diverged_at = first_nonfinite(error)
   grads_hit = comms_hit = -1
   if tolerance is not None:
     hit = np.flatnonzero(error <= tolerance * error[0])

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from boundlab import _validation as v
-from boundlab.algorithms.run_loop import first_divergence
+from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
 from boundlab.theory.graphs import check_mixing_matrix
 
@@ -135,15 +135,13 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
       problem.data, x0, jnp.asarray(w), jnp.asarray(etas),
       jnp.asarray(schedule), jnp.asarray(sigma), key)
   out = jax.tree.map(np.asarray, out)
-  bad = ~(np.isfinite(out["merged_objective"])
-          & np.isfinite(out["parallel_objective"]))
   return DSGDRun(merged_objective=out["merged_objective"],
                  parallel_objective=out["parallel_objective"],
                  merged_gap=out["merged_gap"],
                  consensus_distance=out["consensus_distance"],
                  merged=out["merged"], parallel=out["parallel"],
-                 diverged_at=int(first_divergence(
-                     np.where(bad, np.arange(steps + 1), -1))))
+                 diverged_at=first_nonfinite(out["merged_objective"],
+                                             out["parallel_objective"]))
 
 
 @functools.lru_cache(maxsize=16)

@@ -52,7 +52,7 @@ import optax
 
 from boundlab import _validation as v
 from boundlab.algorithms.compressors import Compressor
-from boundlab.algorithms.run_loop import first_divergence
+from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
 
 INITIAL_ESTIMATES = ("compressed", "exact", "zero")
@@ -187,9 +187,7 @@ def run_ef21(problem: DistributedFiniteSum, compressor: Compressor,
   metrics = program(problem.data, x0, weights, smooth, jnp.asarray(gamma),
                     key)
   metrics = jax.tree.map(np.asarray, metrics)
-  finite = np.isfinite(metrics["objective"]) & np.isfinite(
-      metrics["grad_norm_sq"])
-  diverged = int(first_divergence(np.where(finite, -1, np.arange(steps + 1))))
+  diverged = first_nonfinite(metrics["objective"], metrics["grad_norm_sq"])
   return EF21Run(objective=metrics["objective"],
                  grad_norm_sq=metrics["grad_norm_sq"],
                  estimate_error=metrics["estimate_error"],

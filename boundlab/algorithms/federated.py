@@ -69,7 +69,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from boundlab import _validation as v
-from boundlab.algorithms.run_loop import first_divergence
+from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
 
 
@@ -176,11 +176,9 @@ def run_fedstale(problem: DistributedFiniteSum, probabilities,
       jnp.asarray(p), jnp.asarray(b), jnp.asarray(eta_l), jnp.asarray(eta_s),
       jnp.asarray(sigma))
   objective, iterates = (np.asarray(a) for a in out)
-  bad = ~(np.isfinite(objective) & np.all(np.isfinite(iterates), 1))
   return FederatedRun(objective=objective, iterates=iterates,
                       final=iterates[-1], masks=m,
-                      diverged_at=int(first_divergence(
-                          np.where(bad, np.arange(rounds + 1), -1))))
+                      diverged_at=first_nonfinite(objective, iterates))
 
 
 @functools.lru_cache(maxsize=16)
@@ -433,8 +431,6 @@ def run_async(problem: DistributedFiniteSum, num_server_steps: int, *,
   iterates = np.asarray(iterates)
   gap = iterates[:, None, :] - b[None]
   objective = 0.5 * np.mean(np.einsum("tni,nij,tnj->tn", gap, a, gap), 1)
-  bad = ~np.all(np.isfinite(iterates), 1)
   return AsyncRun(iterates=iterates, objective=objective, arrivals=arrivals,
                   delays=delays, times=times,
-                  diverged_at=int(first_divergence(
-                      np.where(bad, np.arange(steps + 1), -1))))
+                  diverged_at=first_nonfinite(iterates))

@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from boundlab import _validation as v
-from boundlab.algorithms.run_loop import first_divergence
+from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
 
 ATTACKS = ("sign_flip", "large_norm", "alie", "foe")
@@ -324,15 +324,13 @@ def run_monna_many(problems, num_byzantine: int, attack_name: str,
   out = jax.tree.map(np.asarray, out)
   runs = []
   for i in range(len(problems)):
-    bad = ~(np.isfinite(out["honest_objective"][i])
-            & np.isfinite(out["gradient_norm_sq"][i]))
     runs.append(MoNNARun(
         honest_objective=out["honest_objective"][i],
         gradient_norm_sq=out["gradient_norm_sq"][i],
         spread=out["spread"][i], gradient_evaluations=h * np.arange(steps + 1),
         models=out["models"][i],
-        diverged_at=int(first_divergence(
-            np.where(bad, np.arange(steps + 1), -1)))))
+        diverged_at=first_nonfinite(out["honest_objective"][i],
+                                    out["gradient_norm_sq"][i])))
   return runs
 
 

@@ -117,6 +117,18 @@ def first_divergence(diverged_at, axis=None) -> int:
   return np.where(first == big, -1, first)
 
 
+def first_nonfinite(*arrays) -> int:
+  """First index along the leading (step) axis at which any of ``arrays``
+  holds a non-finite value, else -1: a simulator's ``diverged_at``."""
+  bad = None
+  for a in arrays:
+    a = np.asarray(a)
+    step_bad = ~np.isfinite(a).reshape(a.shape[0], -1).all(1)
+    bad = step_bad if bad is None else bad | step_bad
+  hits = np.flatnonzero(bad)
+  return int(hits[0]) if hits.size else -1
+
+
 def seed_keys(seeds: Sequence[int]) -> jax.Array:
   """Typed PRNG keys, one per integer seed."""
   seeds = [v.check_positive_int("seed", s, minimum=0) for s in seeds]
