@@ -219,8 +219,8 @@ plt.show()
 # after each round, so D-SGD *is* server SGD.
 #
 # **Try this 2.** In Section 3, set `heterogeneity=0.0` when building `own`.
-# *Expected:* the excesses fall by an order of magnitude (about 0.011 early,
-# 0.0005 uniform, -0.0008 late, against 0.094, 0.043 and 0.013): with no
+# *Expected:* the excesses fall by an order of magnitude (about 0.006 early,
+# -0.0003 uniform, -0.003 late, against 0.080, 0.040 and 0.015): with no
 # heterogeneity the clients' minima coincide and there is little to drift
 # apart towards. What is left comes from the gradient noise and the
 # clients' different curvatures: early gossip still pays a small price.
