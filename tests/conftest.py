@@ -17,6 +17,13 @@ import shutil
 # Figures are files in the tests (before matplotlib is imported anywhere);
 # the notebook test clears it for its kernels, which must show plots inline.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Under pytest-xdist (make test: two workers on CI's two cores) each worker
+# computes on one thread: XLA's own pools would put 2 x (cores) threads on
+# the cores. Set before JAX creates its backend (notebook kernels inherit
+# it).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+  os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                        "intra_op_parallelism_threads=1")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
