@@ -272,7 +272,8 @@ def run_monna_many(problems, num_byzantine: int, attack_name: str,
                    keys=None, params=None,
                    max_byzantine: int | None = None) -> list[MoNNARun]:
   """:func:`run_monna` on several problems of one client loss and shape
-  (one compiled program, the problems under ``vmap``).
+  (one compiled program, the problems under ``vmap``); the arguments not
+  listed here are :func:`run_monna`'s.
 
   Args:
     problems: a non-empty sequence of problems sharing ``client_loss``,
@@ -282,7 +283,6 @@ def run_monna_many(problems, num_byzantine: int, attack_name: str,
     max_byzantine: Byzantine slots of the compiled program (default f):
       runs with any f up to it share one compilation (the unused slots are
       masked out of NNA).
-    (the rest as :func:`run_monna`.)
   """
   problems = list(problems)
   if not problems:
