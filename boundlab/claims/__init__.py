@@ -10,7 +10,8 @@ evaluate -> :class:`Evaluation` + the :class:`Bound`'s value -> decide ->
 """
 
 from boundlab.claims.bound import Bound
-from boundlab.claims.claim import Claim, Evaluation, Experiment
+from boundlab.claims.claim import (Claim, Evaluation, Experiment,
+                                   float64_measure)
 from boundlab.claims.paper import Citation, Paper
 from boundlab.claims.records import Records
 from boundlab.claims.registry import (all_claims, get_claim, load,
@@ -24,5 +25,5 @@ __all__ = [
     "Outcome",
     "Paper", "Records", "Relation", "Verdict", "all_claims", "decide",
     "get_claim", "load", "paper_module", "papers", "register",
-    "select_claims",
+    "select_claims", "float64_measure",
 ]

@@ -44,6 +44,20 @@ def _check_id(kind: str, value: str) -> None:
                      f"{value!r}")
 
 
+def float64_measure(measure):
+  """``measure`` run in float64 whatever the caller's precision, for
+  experiments whose claims' tolerances are float64 rounding allowances.
+  (The cache's code fingerprint follows the wrapped function through the
+  closure.)"""
+  import jax
+
+  def wrapped(config, seeds):
+    with jax.enable_x64(True):
+      return measure(config, seeds)
+  wrapped.__wrapped__ = measure
+  return wrapped
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
   """Runs that one or more claims evaluate.

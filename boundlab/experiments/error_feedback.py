@@ -37,7 +37,7 @@ from boundlab.algorithms.compressors import top_k
 from boundlab.algorithms.error_feedback import (client_weights, ef21_init,
                                                 ef21_step, run_ef21)
 from boundlab.algorithms.run_loop import first_divergence
-from boundlab.claims import Evaluation, Experiment
+from boundlab.claims import Evaluation, Experiment, float64_measure
 from boundlab.landscapes.distributed import (distributed_logistic_regression,
                                              heterogeneous_quadratics)
 from boundlab.theory import error_feedback as ef
@@ -62,16 +62,6 @@ def build_problem(name: str, config: dict, seed: int):
         config["dim"], feature_scales=config["feature_scales"],
         nonconvex=name == "logistic_nonconvex", seed=seed)
   raise ValueError(f"problem must be one of {PROBLEMS}, got {name!r}")
-
-
-def _float64(measure):
-  """``measure`` in float64 whatever the caller's precision: the claims'
-  tolerances are float64 rounding allowances."""
-  def wrapped(config, seeds):
-    with jax.enable_x64(True):
-      return measure(config, seeds)
-  wrapped.__wrapped__ = measure
-  return wrapped
 
 
 def one_step_gaps(problem, compressor, step_size, steps, params):
@@ -209,7 +199,7 @@ class EF21Runs:
   def experiment(self) -> Experiment:
     """The experiment (one object, so that claims share its runs)."""
     return Experiment(self.experiment_id, self.config,
-                      _float64(self.measure), seeds=self.seeds,
+                      float64_measure(self.measure), seeds=self.seeds,
                       quick_seeds=self.quick_seeds)
 
   def _columns(self, config, variants):
@@ -401,7 +391,7 @@ class StepSizeRatioSweep:
   def experiment(self) -> Experiment:
     """The experiment (one object, so that claims share its runs)."""
     return Experiment(self.experiment_id, self.config,
-                      _float64(self.measure), seeds=self.seeds,
+                      float64_measure(self.measure), seeds=self.seeds,
                       quick_seeds=self.quick_seeds)
 
   def evaluate(self, config, records, alpha):
@@ -516,7 +506,7 @@ class PepCertificates:
   def experiment(self) -> Experiment:
     """The experiment (one object, so that claims share its runs)."""
     return Experiment(self.experiment_id, self.config,
-                      _float64(self.measure), seeds=self.seeds,
+                      float64_measure(self.measure), seeds=self.seeds,
                       quick_seeds=self.quick_seeds,
                       requires=tuple((module, "pip install 'boundlab[pep]'")
                                      for module in ("PEPit", "cvxpy",

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 import sympy
 
 from boundlab import figures, landscapes, theory
 from boundlab.algorithms import onebit_adam
 from boundlab.claims import (Bound, Claim, Evaluation, Experiment, Paper,
-                             Relation)
+                             Relation, float64_measure)
 
 PAPER = Paper(
     key="tang2021", title="1-bit Adam: Communication Efficient Large-Scale "
@@ -56,16 +55,6 @@ _SOURCES = (
 # The float64 unit roundoff: measure runs in float64 whatever the caller's
 # precision.
 _UNIT_ROUNDOFF = 2.0 ** -53
-
-
-def _float64(measure):
-  """``measure`` run with float64 enabled (the identities are checked
-  against float64 rounding allowances)."""
-  def wrapped(config, seeds):
-    with jax.enable_x64(True):
-      return measure(config, seeds)
-  wrapped.__wrapped__ = measure
-  return wrapped
 
 
 # -- the two identities ----------------------------------------------------
@@ -207,7 +196,7 @@ def _virtual_bound(config) -> float:
 
 
 _IDENTITIES = Experiment("tang2021.identities", _identity_config,
-                         _float64(_measure_identities), seeds=16,
+                         float64_measure(_measure_identities), seeds=16,
                          quick_seeds=4)
 
 # Evidence: an identity of our implementation. The telescoping sum is forced
@@ -409,7 +398,7 @@ def _plot_speed(config, records, evaluation):
 
 
 _SPEED = Experiment("tang2021.speed_vs_adam", _speed_config,
-                    _float64(_measure_speed), seeds=32, quick_seeds=8)
+                    float64_measure(_measure_speed), seeds=32, quick_seeds=8)
 
 SAME_SPEED = Claim(
     id="tang2021.same_speed_as_adam", paper=PAPER,
