@@ -16,7 +16,8 @@ device, per round (compile excluded):
 
 The roofline: a round must read the clients' data and iterates and write
 the iterates (16 n d bytes in float32 for curvature, centre, read and write
-x); the dense gossip adds 2 n^2 d FLOPs. Usage: ``python
+x); the dense gossip adds 2 n^2 d FLOPs, at full float32 precision
+(``run_dsgd`` asks for it: a GPU's default float32 product is TF32). Usage: ``python
 benchmarks/networks.py --out FILE`` on the GPU.
 """
 
@@ -126,8 +127,9 @@ def main():
                                    / row["boundlab_rounds_per_s"])
     print(json.dumps(row), flush=True)
     rows.append(row)
-  result = {"device": device, "precision": "float32 (the twin and metrics "
-            "included in boundlab's round)", "rows": rows,
+  result = {"device": device, "precision": "float32; boundlab's dense gossip at "
+            "precision='highest' (not TF32); its twin and metrics are "
+            "included in its round", "rows": rows,
             "provenance": provenance()}
   if args.out:
     args.out.write_text(json.dumps(result, indent=1))

@@ -162,6 +162,36 @@ def test_merged_dsgd_is_parallel_sgd_with_a_shared_hessian_only():
   assert run.merged_gap.max() > 1e-3
 
 
+@pytest.mark.gpu
+def test_float32_gossip_on_a_gpu_is_float32_not_tf32():
+  """On a GPU a float32 matrix product defaults to TF32 (10 mantissa bits):
+  a dense gossip round would then err by about 1e-3 relative. run_dsgd asks
+  for full precision; 20 noiseless rounds of 256 clients must match float64
+  to float32 accuracy (slack 1e-5: about 20 rounds x float32's 6e-8, with
+  room; TF32 misses it by two orders)."""
+  from boundlab.landscapes.distributed import (DistributedFiniteSum,
+                                               quadratic_client_loss)
+  n, d, eta, steps = 256, 512, 0.1, 20
+  rng = np.random.default_rng(0)
+  curvature = rng.uniform(0.5, 1.0, (n, d))
+  centre = rng.normal(size=(n, d))
+  problem = DistributedFiniteSum(
+      name="f32", client_loss=quadratic_client_loss,
+      data={"curvature": curvature.astype(np.float32),
+            "centre": centre.astype(np.float32)},
+      initial_point=np.zeros(d, np.float32), constants={})
+  w = graphs.metropolis_hastings(graphs.adjacency("erdos_renyi", n,
+                                                  probability=0.1))
+  with jax.enable_x64(False):        # the suite runs in float64 otherwise
+    run = run_dsgd(problem, w, eta, steps, params=np.zeros(d, np.float32))
+  assert run.merged.dtype == np.float32
+  x = np.zeros((n, d))
+  for _ in range(steps):
+    x = w @ (x - eta * curvature * (x - centre))
+  scale = np.abs(x.mean(0)).max()
+  assert np.abs(run.merged - x.mean(0)).max() <= 1e-5 * scale
+
+
 def test_communication_schedules():
   np.testing.assert_array_equal(communication_schedule(5, 2, "early"),
                                 [1, 1, 0, 0, 0])

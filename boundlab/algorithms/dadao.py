@@ -351,8 +351,9 @@ def _program(client_loss):
 
     def forward(state, last, k, t):
       """Node k's state brought from its last event to t by the ODE."""
-      flow = ((vectors * jnp.exp(values * (t - last[k]))[None]) @ inverse).real
-      return flow @ state[k]
+      flow = jnp.matmul(vectors * jnp.exp(values * (t - last[k]))[None],
+                        inverse, precision="highest").real
+      return jnp.matmul(flow, state[k], precision="highest")
 
     def error(state):
       return jnp.mean(jnp.sum((state[:, 0] - optimum[None])**2, -1))

@@ -172,7 +172,9 @@ def _program(client_loss):
       noise = sigma * jax.random.normal(step_key, x.shape)
       out = measure(x, y, data)
       half = x - eta * (local_gradients(x, data) + noise)
-      x = jnp.where(gossip, w @ half, half)
+      # precision='highest': float32 gossip on a GPU is otherwise a TF32
+      # product (10 mantissa bits), and the merge identities are exact.
+      x = jnp.where(gossip, jnp.matmul(w, half, precision="highest"), half)
       y = y - eta * jnp.mean(problem.client_gradients(y, data) + noise, 0)
       return (x, y), out
 

@@ -99,7 +99,8 @@ def ef21_init(problem: DistributedFiniteSum, compressor: Compressor,
   else:
     estimates = jnp.zeros_like(scaled)
   return EF21State(params=params, estimates=estimates,
-                   server_estimate=weights @ estimates,
+                   server_estimate=jnp.matmul(weights, estimates,
+                                              precision="highest"),
                    server_state=optimizer.init(params))
 
 
@@ -115,7 +116,8 @@ def ef21_step(problem: DistributedFiniteSum, compressor: Compressor,
   messages = _compress_all(compressor, key,
                            gradients / (n * weights)[:, None] - state.estimates)
   return EF21State(params=params, estimates=state.estimates + messages,
-                   server_estimate=state.server_estimate + weights @ messages,
+                   server_estimate=state.server_estimate + jnp.matmul(
+                       weights, messages, precision="highest"),
                    server_state=server_state), gradients
 
 

@@ -212,7 +212,8 @@ def _fedstale_program(client_loss, local_steps):
     iterates = jnp.concatenate([trace, x[None]])
     # The objective the weights define, sum_i alpha_i f_i (the mean when
     # they are uniform).
-    return jax.vmap(lambda z: alpha @ problem.client_values(z, data))(
+    return jax.vmap(lambda z: jnp.matmul(
+        alpha, problem.client_values(z, data), precision="highest"))(
         iterates), iterates
 
   return program
