@@ -8,6 +8,9 @@ device, per round (compile excluded):
   steps under ``vmap``, gossip as the dense product ``W @ X`` (any W), and
   its parallel-SGD twin computed beside it (so a round does two gradient
   evaluations per client);
+* ``boundlab_neighbours``: the same with ``gossip_format="neighbours"`` (a
+  gather over W's padded neighbour lists; what ``"auto"`` picks for a ring
+  of n >= 24);
 * ``sparse_ring``: the same D-SGD round hand-written in plain JAX with the
   ring's gossip as two rolls (``(x_{i-1} + x_i + x_{i+1}) / 3``, O(n d)
   instead of O(n^2 d)), without the twin;
@@ -105,7 +108,10 @@ def main():
     w = graphs.metropolis_hastings(graphs.adjacency("ring", n))
     timings = {
         "boundlab": lambda: run_dsgd(problem, w, eta, rounds,
-                                     noise_std=sigma),
+                                     noise_std=sigma, gossip_format="dense"),
+        "boundlab_neighbours": lambda: run_dsgd(
+            problem, w, eta, rounds, noise_std=sigma,
+            gossip_format="neighbours"),
         "sparse_ring": _sparse_ring(problem, eta, sigma, rounds),
         "python_loop": _python_loop(problem, eta, sigma,
                                     1 if n > 256 else 3)}
@@ -125,9 +131,18 @@ def main():
                                         / row["python_loop_rounds_per_s"])
     row["sparse_over_boundlab"] = (row["sparse_ring_rounds_per_s"]
                                    / row["boundlab_rounds_per_s"])
+    row["neighbours_over_dense"] = (row["boundlab_neighbours_rounds_per_s"]
+                                    / row["boundlab_rounds_per_s"])
+    row["sparse_ring_over_neighbours"] = (
+        row["sparse_ring_rounds_per_s"]
+        / row["boundlab_neighbours_rounds_per_s"])
     print(json.dumps(row), flush=True)
     rows.append(row)
-  result = {"device": device, "precision": "float32; boundlab's dense gossip at "
+  largest = rows[-1]
+  ratios = {f"{key}_n{largest['clients']}": largest[key] for key in (
+      "boundlab_over_python_loop", "neighbours_over_dense",
+      "sparse_ring_over_neighbours")}
+  result = {"device": device, "ratios": ratios, "precision": "float32; boundlab's dense gossip at "
             "precision='highest' (not TF32); its twin and metrics are "
             "included in its round", "rows": rows,
             "provenance": provenance()}

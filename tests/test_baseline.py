@@ -29,7 +29,9 @@ replaced by ``quick_report_issue16.json`` when issue 16 added 17 claims
 (defazio2023, richtarik2021, richtarik2024, tang2021); the 62 earlier claims
 reproduced it to 1e-6. Issue 17's first 15 claims (zhu2026, nabli2023,
 rodio2024, fraboni2023, farhadkhani2023) were added to it from a quick run
-of those claims (their seeds derive from their experiment ids).
+of those claims (their seeds derive from their experiment ids), and
+rodio2024.stale_updates_help_less_with_participation_heterogeneity from a
+quick run of rodio2024 (whose three earlier claims reproduced exactly).
 """
 
 import json

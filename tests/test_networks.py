@@ -163,7 +163,8 @@ def test_merged_dsgd_is_parallel_sgd_with_a_shared_hessian_only():
 
 
 @pytest.mark.gpu
-def test_float32_gossip_on_a_gpu_is_float32_not_tf32():
+@pytest.mark.parametrize("gossip_format", ["dense", "neighbours"])
+def test_float32_gossip_on_a_gpu_is_float32_not_tf32(gossip_format):
   """On a GPU a float32 matrix product defaults to TF32 (10 mantissa bits):
   a dense gossip round would then err by about 1e-3 relative. run_dsgd asks
   for full precision; 20 noiseless rounds of 256 clients must match float64
@@ -183,13 +184,45 @@ def test_float32_gossip_on_a_gpu_is_float32_not_tf32():
   w = graphs.metropolis_hastings(graphs.adjacency("erdos_renyi", n,
                                                   probability=0.1))
   with jax.enable_x64(False):        # the suite runs in float64 otherwise
-    run = run_dsgd(problem, w, eta, steps, params=np.zeros(d, np.float32))
+    run = run_dsgd(problem, w, eta, steps, params=np.zeros(d, np.float32),
+                   gossip_format=gossip_format)
   assert run.merged.dtype == np.float32
   x = np.zeros((n, d))
   for _ in range(steps):
     x = w @ (x - eta * curvature * (x - centre))
   scale = np.abs(x.mean(0)).max()
   assert np.abs(run.merged - x.mean(0)).max() <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("topology,n", [("ring", 9), ("torus", 16),
+                                        ("star", 7), ("complete", 5),
+                                        ("erdos_renyi", 12)])
+def test_neighbour_lists_rebuild_the_mixing_matrix(topology, n):
+  w = graphs.metropolis_hastings(graphs.adjacency(topology, n))
+  indices, weights = graphs.neighbour_lists(w)
+  assert indices.shape == weights.shape
+  assert indices.shape[1] == (w != 0).sum(1).max()
+  rebuilt = np.zeros_like(w)
+  np.add.at(rebuilt, (np.repeat(np.arange(n), indices.shape[1]),
+                      indices.ravel()), weights.ravel())
+  np.testing.assert_array_equal(rebuilt, w)
+
+
+def test_neighbour_gossip_is_the_dense_product():
+  # 64 clients on a ring: "auto" picks neighbour lists (3 <= 64/8).
+  p = federated_quadratics(64, 4, heterogeneity=2.0, seed=1)
+  w = graphs.metropolis_hastings(graphs.adjacency("ring", 64))
+  runs = {fmt: run_dsgd(p, w, 0.1, 40, noise_std=0.3, params=np.ones(4),
+                        gossip_format=fmt)
+          for fmt in ("dense", "neighbours", "auto")}
+  for fmt in ("neighbours", "auto"):
+    np.testing.assert_allclose(runs[fmt].merged, runs["dense"].merged,
+                               rtol=1e-12)
+    np.testing.assert_allclose(runs[fmt].consensus_distance,
+                               runs["dense"].consensus_distance, rtol=1e-10)
+  assert runs["dense"].consensus_distance[-1] > 1e-3   # gossip mattered
+  with pytest.raises(ValueError, match="gossip_format"):
+    run_dsgd(p, w, 0.1, 4, gossip_format="sparse")
 
 
 def test_communication_schedules():

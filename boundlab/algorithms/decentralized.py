@@ -20,7 +20,10 @@ client the gradients average to :math:`\nabla f(\bar x^t)`, and the merged
 trajectory *is* parallel SGD's, pathwise, whatever W and the gossip schedule
 [D]. With client-specific Hessians it is not, and the gap measures what
 limited communication costs. Clients are a leading axis under ``vmap``;
-W is a dense ``(n, n)`` matrix (one matrix product per gossip round).
+a gossip round is a dense ``(n, n)`` matrix product, or, for sparse W
+(a ring, a torus, a sparse random graph), a gather over padded neighbour
+lists (:func:`~boundlab.theory.graphs.neighbour_lists`, O(n k d) for rows
+with at most k non-zeros); the two agree to rounding.
 
 References:
   Lian, Zhang, Zhang, Hsieh, Zhang & Liu, "Can decentralized algorithms
@@ -43,7 +46,7 @@ import numpy as np
 from boundlab import _validation as v
 from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
-from boundlab.theory.graphs import check_mixing_matrix
+from boundlab.theory.graphs import check_mixing_matrix, neighbour_lists
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +98,8 @@ def communication_schedule(num_steps: int, budget: int,
 
 def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
              num_steps: int, *, gossip=None, noise_std: float = 0.0,
-             key: jax.Array | None = None, params=None) -> DSGDRun:
+             key: jax.Array | None = None, params=None,
+             gossip_format: str = "auto") -> DSGDRun:
   r"""D-SGD on ``problem`` with mixing matrix ``mixing`` and its parallel-SGD
   twin on the same noise.
 
@@ -110,6 +114,9 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
     key: PRNG key of the noise (default ``key(0)``).
     params: the common start :math:`x_i^0 = y^0` (default
       ``problem.initial_point``).
+    gossip_format: ``"dense"`` (the matrix product), ``"neighbours"`` (a
+      gather over neighbour lists) or ``"auto"`` (neighbours when every row
+      of W has at most n/8 non-zeros).
   """
   n = problem.num_clients
   w = check_mixing_matrix(mixing)
@@ -131,8 +138,16 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
     raise ValueError(f"params must have shape ({problem.dim},), got "
                      f"{x0.shape}")
   key = jax.random.key(0) if key is None else key
-  out = _program(problem.client_loss)(
-      problem.data, x0, jnp.asarray(w), jnp.asarray(etas),
+  if gossip_format not in ("auto", "dense", "neighbours"):
+    raise ValueError("gossip_format must be 'auto', 'dense' or 'neighbours',"
+                     f" got {gossip_format!r}")
+  indices, weights = neighbour_lists(w)
+  if gossip_format == "auto":
+    gossip_format = "neighbours" if indices.shape[1] <= n // 8 else "dense"
+  mixing_arg = ((jnp.asarray(indices), jnp.asarray(weights))
+                if gossip_format == "neighbours" else jnp.asarray(w))
+  out = _program(problem.client_loss, gossip_format)(
+      problem.data, x0, mixing_arg, jnp.asarray(etas),
       jnp.asarray(schedule), jnp.asarray(sigma), key)
   out = jax.tree.map(np.asarray, out)
   return DSGDRun(merged_objective=out["merged_objective"],
@@ -144,10 +159,21 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
                                              out["parallel_objective"]))
 
 
+def _mix(mixing, half, gossip_format):
+  """One gossip round :math:`W x`, from the matrix or its neighbour lists.
+  precision='highest': float32 on a GPU is otherwise a TF32 product (10
+  mantissa bits), and the merge identities are exact."""
+  if gossip_format == "dense":
+    return jnp.matmul(mixing, half, precision="highest")
+  indices, weights = mixing
+  weights = weights.reshape(weights.shape + (1,) * (half.ndim - 1))
+  return jnp.sum(weights * half[indices], axis=1)
+
+
 @functools.lru_cache(maxsize=16)
-def _program(client_loss):
-  """One compiled program per client loss; everything else is an
-  argument."""
+def _program(client_loss, gossip_format):
+  """One compiled program per client loss and gossip format; everything
+  else is an argument."""
   problem = DistributedFiniteSum(name="", client_loss=client_loss, data=None,
                                  initial_point=np.zeros(0), constants={})
 
@@ -163,7 +189,7 @@ def _program(client_loss):
 
   @jax.jit
   def program(data, x0, w, etas, schedule, sigma, key):
-    n = w.shape[0]
+    n = jax.tree.leaves(w)[0].shape[0]
     x = jnp.broadcast_to(x0, (n,) + x0.shape)
 
     def body(carry, inputs):
@@ -172,9 +198,7 @@ def _program(client_loss):
       noise = sigma * jax.random.normal(step_key, x.shape)
       out = measure(x, y, data)
       half = x - eta * (local_gradients(x, data) + noise)
-      # precision='highest': float32 gossip on a GPU is otherwise a TF32
-      # product (10 mantissa bits), and the merge identities are exact.
-      x = jnp.where(gossip, jnp.matmul(w, half, precision="highest"), half)
+      x = jnp.where(gossip, _mix(w, half, gossip_format), half)
       y = y - eta * jnp.mean(problem.client_gradients(y, data) + noise, 0)
       return (x, y), out
 

@@ -279,7 +279,7 @@ def _evaluate_sweep(config, records, alpha, levels="heterogeneities",
   return Evaluation(
       measured=mean, ci=ci, tables={"means": means, "cis": cis,
                                     "difference": difference},
-      notes=f"Per seed, L(zeta) = log(floor(beta=1) / floor(beta=0)) with "
+      notes=f"Per seed and level, L = log(floor(beta=1) / floor(beta=0)) with "
       f"floor = mean of f - f* over the last {config['tail_fraction']:.0%} "
       f"of {config['rounds']} rounds; L({level_name}={last}) - "
       f"L({level_name}={first}), paired over "

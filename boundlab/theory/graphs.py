@@ -141,6 +141,22 @@ def check_mixing_matrix(w, *, tolerance: float = 1e-10) -> np.ndarray:
   return w
 
 
+def neighbour_lists(mixing_matrix) -> tuple[np.ndarray, np.ndarray]:
+  r"""W as padded neighbour lists ``(indices, weights)``, both ``(n, k)``
+  with k the largest number of non-zeros in a row: :math:`(Wx)_i =
+  \sum_k \mathrm{weights}_{ik}\, x_{\mathrm{indices}_{ik}}` (padding:
+  index i, weight 0). A gossip round then costs O(n k d) instead of the
+  dense product's O(n^2 d)."""
+  w = check_mixing_matrix(mixing_matrix)
+  nonzero = w != 0
+  width = int(nonzero.sum(1).max())
+  # The non-zeros of each row first, in column order.
+  order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+  weights = np.take_along_axis(w, order, 1)
+  indices = np.where(weights != 0, order, np.arange(w.shape[0])[:, None])
+  return indices, weights
+
+
 def spectral_gap(mixing_matrix) -> float:
   r""":math:`1 - \max(|\lambda_2(W)|, |\lambda_n(W)|)` of a symmetric doubly
   stochastic W: one gossip round multiplies the consensus error by at most
