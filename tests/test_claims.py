@@ -145,7 +145,7 @@ def test_claim_and_experiment_validation():
     _claim(evaluate).__class__(**{**_claim(evaluate).__dict__, "id": "Bad"})
   with pytest.raises(ValueError, match="tolerance_reason"):
     _claim(evaluate, tolerance=0.1)
-  with pytest.raises(ValueError, match="tolerance must be >= 0"):
+  with pytest.raises(ValueError, match="tolerance must be in \\[0, inf\\)"):
     _claim(evaluate, tolerance=math.nan, tolerance_reason="x")
   with pytest.raises(ValueError, match="false_fail_rate"):
     _claim(evaluate, false_fail_rate=1.0)

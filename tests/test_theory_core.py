@@ -58,5 +58,5 @@ def test_simultaneous_mean_cis_split_alpha_over_the_columns():
   for j in range(4):
     mean, ci = theory.mean_ci(data[:, j], 0.05 / 4)
     assert means[j] == mean and tuple(cis[j]) == ci
-  with pytest.raises(ValueError, match="seeds, columns"):
+  with pytest.raises(ValueError, match="samples must have ndim in \\(2,\\)"):
     theory.simultaneous_mean_cis(np.zeros(5))

@@ -31,7 +31,14 @@ def mean_aggregate() -> optax.GradientTransformation:
 def with_mean_gradient(optimizer: optax.GradientTransformation
                        ) -> optax.GradientTransformation:
   """``optimizer`` applied to the minibatch-mean gradient."""
+  _check_optimizer(optimizer)
   return optax.chain(mean_aggregate(), optimizer)
+
+
+def _check_optimizer(optimizer):
+  if not isinstance(optimizer, optax.GradientTransformation):
+    raise ValueError("optimizer must be an optax GradientTransformation, got "
+                     f"{type(optimizer).__name__}")
 
 
 def with_batch_gradient(optimizer: optax.GradientTransformation
@@ -44,6 +51,7 @@ def with_batch_gradient(optimizer: optax.GradientTransformation
   optimizers that never look at individual examples when speed matters
   (per-example gradients of a wide layer cost memory and time on GPUs).
   """
+  _check_optimizer(optimizer)
   inner = optax.with_extra_args_support(optimizer)
 
   def update_fn(updates, state, params=None, *, grad_fn=None, **extra_args):

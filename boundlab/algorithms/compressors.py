@@ -37,7 +37,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from boundlab._validation import check_positive_int
+from boundlab import _validation as v
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +66,17 @@ class Compressor:
   deterministic: bool = True
   positively_homogeneous: bool = False
 
-  def __call__(self, key: jax.Array, v: jax.Array) -> jax.Array:
-    return self.compress(key, v)
+  def __post_init__(self):
+    v.check_size("dim", self.dim, bytes_per_unit=8, what="one vector")
+    v.check_callable("compress", self.compress)
+    if self.contraction is not None:
+      v.check_in_range("contraction", self.contraction, 0.0, 1.0,
+                       closed="(]")
+    if self.variance is not None:
+      v.check_nonnegative("variance", self.variance)
+
+  def __call__(self, key: jax.Array, x: jax.Array) -> jax.Array:
+    return self.compress(key, x)
 
 
 def top_k(k: int, dim: int) -> Compressor:
@@ -81,8 +90,8 @@ def top_k(k: int, dim: int) -> Compressor:
 
 
 def _k_of_dim(k, dim) -> tuple[int, int]:
-  dim = check_positive_int("dim", dim)
-  k = check_positive_int("k", k)
+  dim = v.check_size("dim", dim, bytes_per_unit=8, what="one vector")
+  k = v.check_positive_int("k", k)
   if k > dim:
     raise ValueError(f"k must be in [1, dim = {dim}], got {k}")
   return k, dim
@@ -155,7 +164,8 @@ def scaled_sign(dim: int) -> Compressor:
   ``sign(x) + 1 > 0``, i.e. 0 to +1, and scales by the norm over the square
   root of the number of entries].
   """
-  return _scaled_sign(check_positive_int("dim", dim))
+  return _scaled_sign(v.check_size("dim", dim, bytes_per_unit=8,
+                                   what="one vector"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -172,7 +182,8 @@ def _scaled_sign(dim: int) -> Compressor:
 
 def identity(dim: int) -> Compressor:
   """No compression (:math:`\\alpha = 1`): EF21 is then gradient descent."""
-  return _identity(check_positive_int("dim", dim))
+  return _identity(v.check_size("dim", dim, bytes_per_unit=8,
+                                what="one vector"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -287,7 +287,8 @@ def run_dadao(problem: DistributedFiniteSum, adjacency_matrix, *,
   if events is None:
     if num_events is None:
       raise ValueError("num_events must be given when events is not")
-    events = sample_events(a, num_events, np.random.default_rng(seed))
+    events = sample_events(a, num_events,
+                           np.random.default_rng(v.check_seed("seed", seed)))
   times = np.asarray(events.times, dtype=float)
   if times.ndim != 1 or not np.all(np.diff(times) >= 0) or times[0] < 0:
     raise ValueError("events.times must be a non-negative increasing 1-d "

@@ -137,7 +137,7 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
   if x0.shape != (problem.dim,):
     raise ValueError(f"params must have shape ({problem.dim},), got "
                      f"{x0.shape}")
-  key = jax.random.key(0) if key is None else key
+  key = v.check_key("key", key)
   if gossip_format not in ("auto", "dense", "neighbours"):
     raise ValueError("gossip_format must be 'auto', 'dense' or 'neighbours',"
                      f" got {gossip_format!r}")
@@ -174,8 +174,9 @@ def _mix(mixing, half, gossip_format):
 def _program(client_loss, gossip_format):
   """One compiled program per client loss and gossip format; everything
   else is an argument."""
-  problem = DistributedFiniteSum(name="", client_loss=client_loss, data=None,
-                                 initial_point=np.zeros(0), constants={})
+  problem = DistributedFiniteSum(name="program", client_loss=client_loss,
+                                 data=None, initial_point=np.zeros(0),
+                                 constants={})
 
   def measure(x, y, data):
     merged = x.mean(0)

@@ -70,6 +70,7 @@ def dice_aggregate(clip_norm_1, clip_norm_2, noise_std=0.0,
     if sigma > 0:
       raise ValueError("key must be a PRNG key when noise_std > 0")
     key = jax.random.key(0)
+  key = v.check_key("key", key)
 
   def init_fn(params):
     return DiceState(error=optax.tree.zeros_like(params), key=key)

@@ -38,7 +38,7 @@ def check_private_arguments(learning_rate, clip_norm, noise_multiplier,
     if z > 0:
       raise ValueError("key must be a PRNG key when noise_multiplier > 0")
     key = jax.random.key(0)  # unused: the noise is multiplied by zero
-  return clip_norm, z, key
+  return clip_norm, z, v.check_key("key", key)
 
 
 def dp_sgd_gc(learning_rate, clip_norm, noise_multiplier=0.0,

@@ -81,6 +81,25 @@ def _compress_all(compressor, key, vectors):
   return jax.vmap(compressor.compress)(keys, vectors)
 
 
+def _check_round_arguments(problem, compressor, optimizer, weights, key):
+  """Kinds of the arguments of one EF21 round, and concrete weights as a
+  positive probability vector over the clients (traced ones unchanged)."""
+  v.check_instance("problem", problem, DistributedFiniteSum,
+                   "a DistributedFiniteSum")
+  v.check_instance("compressor", compressor, Compressor, "a Compressor")
+  v.check_instance("optimizer", optimizer, optax.GradientTransformation,
+                   "an optax GradientTransformation")
+  v.check_key("key", key, default_seed=None)
+  if v.is_traced(weights):
+    return weights
+  w = v.check_finite_array("weights", weights, ndim=1)
+  n = problem.num_clients
+  if w.shape != (n,) or np.any(w <= 0) or not np.isclose(w.sum(), 1.0):
+    raise ValueError(f"weights must be {n} positive numbers summing to 1 "
+                     f"(one per client), got {weights!r}"[:200])
+  return jnp.asarray(w)
+
+
 def ef21_init(problem: DistributedFiniteSum, compressor: Compressor,
               optimizer: optax.GradientTransformation, params, key, weights,
               initial_estimates: str = "compressed", data=None) -> EF21State:
@@ -90,6 +109,8 @@ def ef21_init(problem: DistributedFiniteSum, compressor: Compressor,
   if initial_estimates not in INITIAL_ESTIMATES:
     raise ValueError(f"initial_estimates must be one of {INITIAL_ESTIMATES}, "
                      f"got {initial_estimates!r}")
+  weights = _check_round_arguments(problem, compressor, optimizer, weights,
+                                   key)
   n = weights.shape[0]
   scaled = problem.client_gradients(params, data) / (n * weights)[:, None]
   if initial_estimates == "compressed":
@@ -108,6 +129,9 @@ def ef21_step(problem: DistributedFiniteSum, compressor: Compressor,
               optimizer: optax.GradientTransformation, weights,
               state: EF21State, key, data=None):
   """One round; returns the new state and :math:`(\\nabla f_i(x^{t+1}))_i`."""
+  weights = _check_round_arguments(problem, compressor, optimizer, weights,
+                                   key)
+  v.check_instance("state", state, EF21State, "an EF21State (from ef21_init)")
   n = weights.shape[0]
   updates, server_state = optimizer.update(state.server_estimate,
                                            state.server_state, state.params)
@@ -166,6 +190,13 @@ def run_ef21(problem: DistributedFiniteSum, compressor: Compressor,
       then only validated; the theorems assume the plain step).
     record_iterates: keep every :math:`x^t`.
   """
+  v.check_instance("problem", problem, DistributedFiniteSum,
+                   "a DistributedFiniteSum")
+  v.check_instance("compressor", compressor, Compressor, "a Compressor")
+  if server_optimizer is not None:
+    v.check_instance("server_optimizer", server_optimizer,
+                     optax.GradientTransformation,
+                     "an optax GradientTransformation")
   gamma = v.check_positive("step_size", step_size)
   steps = v.check_positive_int("num_steps", num_steps)
   if initial_estimates not in INITIAL_ESTIMATES:
@@ -180,7 +211,7 @@ def run_ef21(problem: DistributedFiniteSum, compressor: Compressor,
   if x0.shape != (problem.dim,):
     raise ValueError(f"params must have shape ({problem.dim},), got "
                      f"{x0.shape}")
-  key = jax.random.key(0) if key is None else key
+  key = v.check_key("key", key)
   # The default server step is optax.sgd with the step size an argument of
   # the compiled program, so that one compilation serves every step size and
   # every instance of the same shape.
@@ -203,8 +234,9 @@ def _compiled_run(client_loss, compressor, server_optimizer, steps,
   """One compiled program: data, x^0, weights, step size and keys are its
   arguments."""
   # Only client_loss is read from the problem here; data come as arguments.
-  problem = DistributedFiniteSum(name="", client_loss=client_loss, data=None,
-                                 initial_point=np.zeros(0), constants={})
+  problem = DistributedFiniteSum(name="program", client_loss=client_loss,
+                                 data=None, initial_point=np.zeros(0),
+                                 constants={})
 
   def measure(state, gradients, data, weights, smooth):
     scale = weights.shape[0] * weights

@@ -161,7 +161,7 @@ def run_fedstale(problem: DistributedFiniteSum, probabilities,
   if m.shape != (rounds, n):
     raise ValueError(f"masks must have shape ({rounds}, {n}), got {m.shape}")
   if noise is None:
-    key = jax.random.key(0) if key is None else key
+    key = v.check_key("key", key)
     xi = jax.random.normal(key, (rounds, k, n, d))
   else:
     xi = jnp.asarray(v.check_finite_array("noise", noise))
@@ -184,8 +184,9 @@ def run_fedstale(problem: DistributedFiniteSum, probabilities,
 @functools.lru_cache(maxsize=16)
 def _fedstale_program(client_loss, local_steps):
   """One compiled program per client loss and K; the rest are arguments."""
-  problem = DistributedFiniteSum(name="", client_loss=client_loss, data=None,
-                                 initial_point=np.zeros(0), constants={})
+  problem = DistributedFiniteSum(name="program", client_loss=client_loss,
+                                 data=None, initial_point=np.zeros(0),
+                                 constants={})
   grads = jax.vmap(jax.grad(client_loss))
 
   @jax.jit
@@ -369,7 +370,7 @@ def run_async(problem: DistributedFiniteSum, num_server_steps: int, *,
     lam = v.check_finite_array("rates", rates, ndim=1)
     if lam.shape != (n,) or not np.all(lam > 0):
       raise ValueError(f"rates must be {n} entries in (0, inf), got {lam!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(v.check_seed("seed", seed))
 
     def draw(i):
       return rng.exponential(1.0 / lam[i])

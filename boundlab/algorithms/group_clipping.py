@@ -65,7 +65,17 @@ def group_thresholds(params: dict, groups, total_clip_norm: float,
                      split: str = "uniform") -> list[float]:
   """Per-group thresholds C_k with sqrt(sum C_k^2) = ``total_clip_norm``."""
   c = check_clip_norm("total_clip_norm", total_clip_norm)
+  v.check_choice("split", split, SPLITS)
   leaves = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+  if (isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence)
+      or not groups or any(not g for g in groups)):
+    raise ValueError("groups must be a non-empty list of non-empty groups of "
+                     "leaf paths (from clipping_groups), got "
+                     f"{groups!r}"[:200])
+  if any(not isinstance(path, tuple) or path not in leaves
+         for g in groups for path in g):
+    raise ValueError("groups must hold leaf paths of params (from "
+                     "clipping_groups(params, style))")
   sizes = [sum(int(jnp.size(leaves[p])) for p in g) for g in groups]
   if split == "uniform":
     return [c / math.sqrt(len(groups))] * len(groups)

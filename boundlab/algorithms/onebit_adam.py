@@ -337,11 +337,13 @@ def simulate_onebit_adam(
   n, steps, warm, lr, b1, b2, eps, batch_size = _check_settings(
       num_workers, num_steps, warmup_steps, lr, beta1, beta2, eps, batch_size,
       error_feedback)
+  v.check_instance("landscape", landscape, Landscape, "a Landscape")
   keys = seed_keys(seeds)
   template = landscape.init(jax.random.key(0)) if params is None else params
   flat0, unravel = ravel_pytree(template)
   d = flat0.shape[0]
   compressor = _default_compressor(d) if compressor is None else compressor
+  v.check_instance("compressor", compressor, Compressor, "a Compressor")
   if compressor.dim != d:
     raise ValueError(f"compressor.dim must equal the number of parameters "
                      f"({d}), got {compressor.dim}")

@@ -50,6 +50,7 @@ def perturbed_clip_aggregate(clip_norm, perturbation_scale, noise_multiplier=0.0
   z = v.check_nonnegative("noise_multiplier", noise_multiplier)
   if key is None:
     raise ValueError("key must be a PRNG key (perturbations are random)")
+  key = v.check_key("key", key)
 
   def init_fn(params):
     del params

@@ -48,6 +48,7 @@ def privatize_then_scale_adam(learning_rate, clip_norm, noise_multiplier,
   """Standard DP-Adam: DP aggregate, then Adam."""
   clip_norm, z, key = check_private_arguments(learning_rate, clip_norm,
                                               noise_multiplier, key)
+  v.check_adam_hyperparameters(b1, b2, eps, eps_root)
   return optax.chain(
       optax.contrib.differentially_private_aggregate(clip_norm, z, key),
       optax.scale_by_adam(b1, b2, eps, eps_root),
@@ -70,8 +71,7 @@ def scale_then_privatize_adam(learning_rate, clip_norm, noise_multiplier,
   """
   clip_norm, z, key = check_private_arguments(learning_rate, clip_norm,
                                               noise_multiplier, key)
-  v.check_positive("eps", eps)
-  v.check_nonnegative("eps_root", eps_root)
+  v.check_adam_hyperparameters(b1, b2, eps, eps_root)
   aggregate = optax.contrib.differentially_private_aggregate(clip_norm, z, key)
   adam = optax.scale_by_adam(b1, b2, eps, eps_root)
 

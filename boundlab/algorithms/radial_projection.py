@@ -44,6 +44,8 @@ def project_out_radial() -> optax.GradientTransformation:
 
 def sgdp(learning_rate, momentum: float = 0.9) -> optax.GradientTransformation:
   """Momentum SGD with the radial component of the update removed."""
+  v.check_positive("learning_rate", learning_rate)
+  v.check_in_range("momentum", momentum, 0.0, 1.0, closed="[)")
   return optax.chain(optax.trace(decay=momentum), project_out_radial(),
                      optax.scale(-learning_rate))
 
@@ -72,9 +74,7 @@ def adamp(learning_rate: float, b1: float = 0.9, b2: float = 0.999,
     ``adamp/adamp.py`` (projection and cosine test read there).
   """
   v.check_positive("learning_rate", learning_rate)
-  v.check_in_range("b1", b1, 0.0, 1.0, closed="[)")
-  v.check_in_range("b2", b2, 0.0, 1.0, closed="[)")
-  v.check_positive("eps", eps)
+  v.check_adam_hyperparameters(b1, b2, eps)
   v.check_nonnegative("weight_decay", weight_decay)
   v.check_positive("delta", delta)
   v.check_in_range("wd_ratio", wd_ratio, 0.0, 1.0)

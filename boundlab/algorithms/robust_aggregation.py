@@ -338,8 +338,9 @@ def run_monna_many(problems, num_byzantine: int, attack_name: str,
 def _program(client_loss, slots, steps):
   """One compiled program per (client loss, Byzantine slots, T); f (at most
   ``slots``) and the attack (``lax.switch``'s index) are arguments."""
-  problem = DistributedFiniteSum(name="", client_loss=client_loss, data=None,
-                                 initial_point=np.zeros(0), constants={})
+  problem = DistributedFiniteSum(name="program", client_loss=client_loss,
+                                 data=None, initial_point=np.zeros(0),
+                                 constants={})
   local_gradients = jax.vmap(jax.grad(client_loss))
 
   def measure(x, data):

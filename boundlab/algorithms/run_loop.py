@@ -111,7 +111,12 @@ def first_divergence(diverged_at, axis=None) -> int:
   -1."""
   # int64 whatever the precision: steps are counted as integers, and the
   # sentinel must not overflow a 32-bit array.
-  d = np.asarray(diverged_at).astype(np.int64)
+  d = np.asarray(diverged_at)
+  if not (np.issubdtype(d.dtype, np.integer) or (
+      np.issubdtype(d.dtype, np.floating) and np.all(d == np.round(d)))):
+    raise ValueError("diverged_at must hold integer steps (-1 for none), got "
+                     f"{diverged_at!r}"[:200])
+  d = d.astype(np.int64)
   big = np.iinfo(np.int64).max
   first = np.where(d >= 0, d, big).min(axis=axis)
   return np.where(first == big, -1, first)
@@ -130,11 +135,20 @@ def first_nonfinite(*arrays) -> int:
 
 
 def seed_keys(seeds: Sequence[int]) -> jax.Array:
-  """Typed PRNG keys, one per integer seed."""
-  seeds = [v.check_positive_int("seed", s, minimum=0) for s in seeds]
-  if not seeds:
-    raise ValueError("seeds must contain at least one seed")
-  return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+  """Typed PRNG keys, one per integer seed in [0, 2^63):
+  ``seed_keys(seeds)[i] == boundlab.validation.seed_key(seeds[i])``."""
+  seeds = v.check_seeds("seeds", seeds)
+  low = np.asarray([s & 0xFFFFFFFF for s in seeds], dtype=np.uint32)
+  high = np.asarray([s >> 32 for s in seeds], dtype=np.uint32)
+  keys = jax.vmap(jax.random.key)(jnp.asarray(low))
+  if not high.any():
+    return keys
+  # Seeds >= 2^32 fold their high bits into their low bits' key (as
+  # seed_key does); the others keep key(seed).
+  folded = jax.vmap(jax.random.fold_in)(keys, jnp.asarray(high))
+  data = jnp.where(jnp.asarray(high != 0)[:, None],
+                   jax.random.key_data(folded), jax.random.key_data(keys))
+  return jax.random.wrap_key_data(data)
 
 
 def _no_metrics(params, opt_state):
@@ -239,8 +253,17 @@ def run(landscape: Landscape | LandscapeFamily,
   if steps % record_every:
     raise ValueError(f"steps ({steps}) must be a multiple of record_every "
                      f"({record_every})")
+  seeds = v.check_seeds("seeds", seeds)
   keys = seed_keys(seeds)
   args = _check_args(args, len(seeds))
+  if not (isinstance(landscape, Landscape) or callable(landscape)):
+    raise ValueError("landscape must be a Landscape, or a landscape family "
+                     f"args -> Landscape, got {type(landscape).__name__}")
+  if not (isinstance(optimizer, optax.GradientTransformation)
+          or callable(optimizer)):
+    raise ValueError("optimizer must be an optax GradientTransformation or "
+                     "a factory key -> transformation, got "
+                     f"{type(optimizer).__name__}")
   family = None if isinstance(landscape, Landscape) else landscape
   if family is not None:
     if not callable(family) or args is None:

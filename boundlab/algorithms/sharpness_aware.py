@@ -81,6 +81,9 @@ def trajectory_kl(past_outputs: jax.Array, outputs: jax.Array,
                   temperature: float) -> jax.Array:
   r""":math:`\tau^2\,\mathrm{KL}(\mathrm{softmax}(z^{\mathrm{past}}/\tau)\,\|\,
   \mathrm{softmax}(z/\tau))` per example (last axis = classes)."""
+  temperature = v.check_positive("temperature", temperature)
+  past_outputs = v.check_array("past_outputs", past_outputs)
+  outputs = v.check_array("outputs", outputs)
   past = jax.nn.log_softmax(past_outputs / temperature, axis=-1)
   now = jax.nn.log_softmax(outputs / temperature, axis=-1)
   return temperature ** 2 * jnp.sum(jnp.exp(past) * (past - now), axis=-1)
@@ -111,8 +114,11 @@ def saf(optimizer: optax.GradientTransformation, *, num_examples: int,
     temperature: :math:`\\tau` (paper: 5).
     weight: :math:`\\lambda` (paper: 0.3).
   """
-  n = v.check_positive_int("num_examples", num_examples)
-  k = v.check_positive_int("num_outputs", num_outputs)
+  v.check_instance("optimizer", optimizer, optax.GradientTransformation,
+                   "an optax GradientTransformation")
+  k = v.check_size("num_outputs", num_outputs, bytes_per_unit=8)
+  n = v.check_size("num_examples", num_examples, bytes_per_unit=8 * k,
+                   what=f"the (num_examples, num_outputs = {k}) outputs")
   per_epoch = v.check_positive_int("steps_per_epoch", steps_per_epoch)
   lag = v.check_positive_int("lag_epochs", lag_epochs)
   start = v.check_positive_int("start_epoch", start_epoch, minimum=lag - 1)

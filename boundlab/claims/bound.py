@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 
 import sympy
 
+from boundlab import _validation as v
 from boundlab.claims.paper import Citation
 
 
@@ -48,6 +49,9 @@ class Bound:
   from_evaluation: tuple[str, ...] = ()
 
   def __post_init__(self):
+    v.check_name("name", self.name)
+    v.check_instance("citation", self.citation, Citation, "a Citation")
+    v.check_optional_callable("constants", self.constants)
     object.__setattr__(self, "expression", sympy.sympify(self.expression))
     object.__setattr__(self, "from_evaluation", tuple(self.from_evaluation))
 

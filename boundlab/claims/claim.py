@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from boundlab import _validation as v
 from boundlab.claims.bound import Bound
 from boundlab.claims.paper import Paper
 from boundlab.claims.verdict import Evidence, Relation
@@ -39,7 +40,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
 def _check_id(kind: str, value: str) -> None:
-  if not _ID.match(value):
+  if not (isinstance(value, str) and _ID.match(value)):
     raise ValueError(f"{kind} id must look like 'paper.snake_case', got "
                      f"{value!r}")
 
@@ -50,6 +51,7 @@ def float64_measure(measure):
   (The cache's code fingerprint follows the wrapped function through the
   closure.)"""
   import jax
+  v.check_callable("measure", measure)
 
   def wrapped(config, seeds):
     with jax.enable_x64(True):
@@ -87,9 +89,16 @@ class Experiment:
 
   def __post_init__(self):
     _check_id("experiment", self.id)
-    if min(self.seeds, self.quick_seeds) < 2:
-      raise ValueError(f"experiment {self.id}: seeds and quick_seeds must be "
-                       ">= 2 (intervals need replicates)")
+    v.check_callable("config", self.config)
+    v.check_callable("measure", self.measure)
+    # Intervals need replicates.
+    v.check_positive_int("seeds", self.seeds, minimum=2)
+    v.check_positive_int("quick_seeds", self.quick_seeds, minimum=2)
+    v.check_bool("full_needs_gpu", self.full_needs_gpu)
+    if not all(isinstance(r, tuple) and len(r) == 2
+               and all(isinstance(x, str) for x in r) for r in self.requires):
+      raise ValueError("requires must be a tuple of (module, install hint) "
+                       f"string pairs, got {self.requires!r}")
 
   def num_seeds(self, quick: bool) -> int:
     return self.quick_seeds if quick else self.seeds
@@ -131,6 +140,23 @@ class Evaluation:
   inconclusive_reason: str = ""
   instances: int | None = None
   detectable_effect: float | None = None
+
+  def __post_init__(self):
+    # NaN is allowed (an undetermined evaluation reads inconclusive).
+    v.check_real("measured", self.measured)
+    try:
+      lo, hi = (float(x) for x in self.ci)
+    except (TypeError, ValueError):
+      raise ValueError("ci must be a pair (lo, hi) of real numbers, got "
+                       f"{self.ci!r}") from None
+    if lo > hi:
+      raise ValueError(f"ci must have lo <= hi, got {self.ci!r}")
+    if self.instances is not None:
+      v.check_positive_int("instances", self.instances)
+    if self.detectable_effect is not None:
+      v.check_nonnegative("detectable_effect", self.detectable_effect)
+    if not isinstance(self.notes, str):
+      raise ValueError(f"notes must be a string, got {self.notes!r}")
 
   @classmethod
   def undetermined(cls, reason: str, notes: str = "", **kwargs) -> Evaluation:
@@ -178,6 +204,19 @@ class Claim:
 
   def __post_init__(self):
     _check_id("claim", self.id)
+    v.check_instance("paper", self.paper, Paper, "a Paper")
+    v.check_instance("bound", self.bound, Bound, "a Bound")
+    v.check_callable("evaluate", self.evaluate)
+    v.check_optional_callable("plot", self.plot)
+    try:
+      object.__setattr__(self, "relation", Relation(self.relation))
+    except ValueError:
+      raise ValueError(f"claim {self.id}: relation must be one of "
+                       f"{[r.value for r in Relation]}, got "
+                       f"{self.relation!r}") from None
+    v.check_in_range("false_fail_rate", self.false_fail_rate, 0.0, 1.0,
+                     closed="()")
+    v.check_nonnegative("tolerance", self.tolerance)
     if self.evidence is None:
       raise ValueError(f"claim {self.id}: declare its evidence kind, one of "
                        f"{[e.value for e in Evidence]}")
@@ -193,16 +232,9 @@ class Claim:
     if not isinstance(self.experiment, Experiment):
       raise ValueError(f"claim {self.id}: experiment must be an Experiment, "
                        f"got {type(self.experiment).__name__}")
-    object.__setattr__(self, "relation", Relation(self.relation))
-    if not self.tolerance >= 0:
-      raise ValueError(f"claim {self.id}: tolerance must be >= 0, got "
-                       f"{self.tolerance}")
     if self.tolerance and not self.tolerance_reason:
       raise ValueError(f"claim {self.id}: a non-zero tolerance needs a "
                        "tolerance_reason")
-    if not 0 < self.false_fail_rate < 1:
-      raise ValueError(f"claim {self.id}: false_fail_rate must be in (0, 1), "
-                       f"got {self.false_fail_rate}")
 
   @property
   def constants_verified(self) -> bool:

@@ -11,7 +11,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from boundlab import _validation as v
+
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+# New-style (2507.06542) and old-style (math/0601001, math.OC/0601001) ids.
+_ARXIV = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$")
+_VERSION = re.compile(r"^v\d+$")
 
 
 def _source(arxiv, version, doi, book) -> str:
@@ -23,6 +28,16 @@ def _source(arxiv, version, doi, book) -> str:
 
 
 def _check_source(what, arxiv, version, doi, book) -> None:
+  for name, value, pattern, example in (
+      ("arxiv", arxiv, _ARXIV, "'2507.06542'"),
+      ("version", version, _VERSION, "'v2'")):
+    if value is not None and not (isinstance(value, str)
+                                  and pattern.match(value)):
+      raise ValueError(f"{what}: {name} must look like {example}, got "
+                       f"{value!r}")
+  for name, value in (("doi", doi), ("book", book)):
+    if value is not None and not isinstance(value, str):
+      raise ValueError(f"{what}: {name} must be a string, got {value!r}")
   if not (arxiv or doi or book):
     raise ValueError(f"{what} needs a source: an arxiv id (with its "
                      "version), a doi, or a book reference")
@@ -57,6 +72,10 @@ class Citation:
   book: str | None = None
 
   def __post_init__(self):
+    v.check_name("where", self.where)
+    v.check_bool("verified", self.verified)
+    if not isinstance(self.note, str):
+      raise ValueError(f"note must be a string, got {self.note!r}")
     _check_source("a citation", self.arxiv, self.version, self.doi, self.book)
 
   def short(self) -> str:
@@ -92,8 +111,12 @@ class Paper:
   year: int | None = None
 
   def __post_init__(self):
-    if not _KEY.match(self.key):
+    if not (isinstance(self.key, str) and _KEY.match(self.key)):
       raise ValueError(f"paper key must be lower snake_case, got {self.key!r}")
+    v.check_name("title", self.title)
+    v.check_name("authors", self.authors)
+    if self.year is not None:
+      v.check_positive_int("year", self.year, minimum=1000, maximum=2100)
     _check_source(f"paper {self.key}", self.arxiv, self.version, self.doi,
                   self.book)
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from boundlab import _validation as v
+
 
 def _cells_to_fields(cells: list) -> dict:
   """[{"a": 1, "b": 2}, {"a": 3, "b": 4}] -> {"a": [1, 3], "b": [2, 4]}."""
@@ -83,9 +85,16 @@ class Records:
 
   def __init__(self, records: Sequence[dict],
                seeds: Sequence[int] | None = None):
+    if (isinstance(records, (str, bytes, dict))
+        or not isinstance(records, Sequence)
+        or not all(isinstance(r, dict) for r in records)):
+      raise ValueError("records must be a sequence of per-seed dicts, got "
+                       f"{type(records).__name__}")
     if not records:
       raise ValueError("records must hold at least one seed's record")
     self.raw = tuple(records)
+    if seeds is not None:
+      seeds = v.check_seeds("seeds", seeds)
     self.seeds = tuple(seeds) if seeds is not None else tuple(
         range(len(records)))
     if len(self.seeds) != len(self.raw):

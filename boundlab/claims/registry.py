@@ -40,6 +40,9 @@ _discovered = False
 
 
 def _check_module(module: ModuleType) -> None:
+  if not isinstance(module, ModuleType):
+    raise ValueError("module must be a paper module (with PAPER and CLAIMS),"
+                     f" got {type(module).__name__}")
   name = getattr(module, "__name__", repr(module))
   paper = getattr(module, "PAPER", None)
   claims = getattr(module, "CLAIMS", None)
@@ -99,11 +102,15 @@ def _all_registered_claims():
 
 def load(spec: str) -> ModuleType:
   """Imports and registers a paper module given by name or ``.py`` path."""
+  if not isinstance(spec, (str, Path)) or not str(spec):
+    raise ValueError("spec must be a module name or a .py path (--papers), "
+                     f"got {spec!r}")
+  spec = str(spec)
   discover()
   path = Path(spec)
   if spec.endswith(".py") or path.is_file():
     if not path.is_file():
-      raise ValueError(f"--papers: no such file {spec!r}")
+      raise ValueError(f"--papers: no such file {spec!r} (spec)")
     # The module name carries the file's location, so two files of the same
     # name are two modules (and the cache hashes each one's own source).
     resolved = path.resolve()
@@ -127,7 +134,8 @@ def load(spec: str) -> ModuleType:
     try:
       module = importlib.import_module(spec)
     except ImportError as e:
-      raise ValueError(f"--papers: cannot import {spec!r}: {e}") from None
+      raise ValueError(f"--papers: cannot import {spec!r} (spec): "
+                       f"{e}") from None
   return register(module)
 
 
@@ -168,7 +176,7 @@ def paper_module(key: str) -> ModuleType:
   registered = papers()
   if key not in registered:
     raise ValueError(f"unknown paper {key!r}; known papers: "
-                     f"{', '.join(sorted(registered))}")
+                     f"{', '.join(sorted(registered))} (key)")
   return registered[key]
 
 
@@ -177,11 +185,14 @@ def select_claims(pattern: str | None = None) -> list[Claim]:
   claims = all_claims()
   if pattern is None:
     return claims
+  if not isinstance(pattern, str):
+    raise ValueError("pattern (--only) must be a regular expression string, "
+                     f"got {pattern!r}")
   try:
     regex = re.compile(pattern)
   except re.error as e:
     raise ValueError(f"--only must be a valid regular expression: "
-                     f"{e}") from None
+                     f"{e} (pattern {pattern!r})") from None
   chosen = [c for c in claims if regex.search(c.id)]
   if not chosen:
     raise ValueError(f"no claim id matches {pattern!r}; run 'boundlab list' "
@@ -194,7 +205,8 @@ def get_claim(claim_id: str) -> Claim:
   for claim in all_claims():
     if claim.id == claim_id:
       return claim
-  raise ValueError(f"unknown claim id {claim_id!r}; run 'boundlab list'")
+  raise ValueError(f"unknown claim id {claim_id!r}; run 'boundlab list' "
+                   "for the ids (claim_id)")
 
 
 def unregister(key: str) -> None:

@@ -24,6 +24,8 @@ import dataclasses
 import enum
 import math
 
+from boundlab import _validation as v
+
 
 class Relation(str, enum.Enum):
   LE = "<="
@@ -159,12 +161,31 @@ def holm_survivors(p_values: dict[str, float], family_size: int,
 
 def decide(relation: Relation, ci: tuple[float, float],
            bound_ci: tuple[float, float], tolerance: float = 0.0) -> Outcome:
-  """Applies the module's decision rule; NaN anywhere is inconclusive."""
-  lo, hi = ci
-  b_lo, b_hi = bound_ci
+  """Applies the module's decision rule; NaN anywhere is inconclusive.
+
+  Raises ``ValueError`` for a reversed interval (lo > hi), a tolerance that
+  is negative or not finite, or an unknown relation.
+  """
+  tolerance = v.check_nonnegative("tolerance", tolerance)
+  try:
+    relation = Relation(relation)
+  except ValueError:
+    raise ValueError(f"relation must be one of {[r.value for r in Relation]}"
+                     f", got {relation!r}") from None
+  for name, interval in (("ci", ci), ("bound_ci", bound_ci)):
+    try:
+      ends = tuple(float(x) for x in interval)
+    except (TypeError, ValueError):
+      raise ValueError(f"{name} must be a pair (lo, hi) of real numbers, got "
+                       f"{interval!r}") from None
+    if len(ends) != 2:
+      raise ValueError(f"{name} must be a pair (lo, hi), got {interval!r}")
+    if ends[0] > ends[1]:
+      raise ValueError(f"{name} must have lo <= hi, got {interval!r}")
+  lo, hi = (float(x) for x in ci)
+  b_lo, b_hi = (float(x) for x in bound_ci)
   if any(math.isnan(x) for x in (lo, hi, b_lo, b_hi)):
     return Outcome.INCONCLUSIVE
-  relation = Relation(relation)
   if relation is Relation.LE:
     if hi <= b_lo + tolerance:
       return Outcome.HOLDS

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.figure
 import matplotlib.pyplot as plt
 
 from boundlab import _jsonio
+from boundlab import _validation as v
 from boundlab.provenance import provenance
 from boundlab.figures.style import style
 
@@ -23,6 +25,11 @@ def save_figure(fig, path: Path, *, data: dict, config: dict,
 
   Both writes are atomic (temp file + rename).
   """
+  v.check_instance("fig", fig, matplotlib.figure.Figure, "a matplotlib Figure")
+  if not isinstance(path, (str, Path)) or not str(path):
+    raise ValueError(f"path must be a file path, got {path!r}")
+  v.check_mapping("data", data)
+  v.check_mapping("config", config)
   path = Path(path).with_suffix(".png")
 
   def write(f):

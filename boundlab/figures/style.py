@@ -6,6 +6,8 @@ import contextlib
 
 import matplotlib.pyplot as plt
 
+from boundlab import _validation as v
+
 # Colour-blind-safe (Okabe & Ito); fixed roles so a method keeps its colour
 # across every figure.
 PALETTE = {
@@ -33,6 +35,11 @@ def style():
 def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None,
                height: float | None = None):
   """A figure with boundlab's style and ``nrows x ncols`` axes."""
+  ncols = v.check_positive_int("ncols", ncols, maximum=100)
+  nrows = v.check_positive_int("nrows", nrows, maximum=100)
+  for name, size in (("width", width), ("height", height)):
+    if size is not None:
+      v.check_in_range(name, size, 0.0, 200.0, closed="(]")
   with style():
     w = width or RC["figure.figsize"][0] * (1 if ncols == 1 else 0.75 * ncols)
     h = height or RC["figure.figsize"][1] * (1 if nrows == 1 else 0.8 * nrows)

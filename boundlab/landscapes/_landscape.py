@@ -9,6 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from boundlab import _validation as v
+
 PyTree = Any
 
 
@@ -56,6 +58,14 @@ class Landscape:
   output_loss: Callable[[jax.Array, Any], jax.Array] | None = None
   perturb_batch: Callable[[jax.Array, Any], Any] | None = None
 
+  def __post_init__(self):
+    v.check_name("name", self.name)
+    for field in ("init", "loss", "sample", "objective"):
+      v.check_callable(field, getattr(self, field))
+    v.check_mapping("constants", self.constants)
+    for field in ("predict", "output_loss", "perturb_batch"):
+      v.check_optional_callable(field, getattr(self, field))
+
   @property
   def takes_data(self) -> bool:
     """Whether :meth:`with_data` applies: a finite sum whose ``sample`` and
@@ -98,6 +108,13 @@ def finite_sum(name: str, init: Callable[[jax.Array], PyTree],
   ``sample`` draws examples uniformly with replacement and ``objective`` is
   the exact mean loss.
   """
+  leaves = jax.tree.leaves(data)
+  if (not leaves or any(jnp.ndim(a) == 0 for a in leaves)
+      or len({jnp.shape(a)[0] for a in leaves}) != 1):
+    raise ValueError("data must be a non-empty pytree of arrays with the "
+                     "examples as a common leading axis, got "
+                     f"{type(data).__name__}")
+  v.check_callable("loss", loss)
   sample, objective = _finite_sum_functions(loss, data)
   return Landscape(name=name, init=init, loss=loss, sample=sample,
                    objective=objective, constants=constants, data=data,

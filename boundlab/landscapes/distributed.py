@@ -66,6 +66,20 @@ class DistributedFiniteSum:
   initial_point: np.ndarray
   constants: Mapping[str, Any]
 
+  def __post_init__(self):
+    v.check_name("name", self.name)
+    v.check_callable("client_loss", self.client_loss)
+    v.check_mapping("constants", self.constants)
+    v.check_finite_array("initial_point", self.initial_point, ndim=1,
+                         min_len=0)
+    if self.data is not None:
+      leaves = jax.tree.leaves(self.data)
+      if (not leaves or any(np.ndim(a) == 0 for a in leaves)
+          or len({np.shape(a)[0] for a in leaves}) != 1):
+        raise ValueError("data must be a pytree of arrays with the clients "
+                         "as a common leading axis (or None), got "
+                         f"{type(self.data).__name__}")
+
   @property
   def num_clients(self) -> int:
     return int(jax.tree.leaves(self.data)[0].shape[0])
@@ -168,10 +182,12 @@ def heterogeneous_quadratics(client_smoothness: Sequence[float], dim: int = 10,
   d = v.check_positive_int("dim", dim)
   if hessian not in ("dense", "diagonal"):
     raise ValueError(f"hessian must be 'dense' or 'diagonal', got {hessian!r}")
+  v.check_sizes("the clients' Hessians", client_smoothness=smooth.size,
+                dim=d, dim_again=d if hessian == "dense" else 1)
   spread = v.check_nonnegative("heterogeneity", heterogeneity)
   floor = v.check_in_range("curvature_floor", curvature_floor, 0.0, 1.0)
   n = smooth.shape[0]
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   eigenvalues = rng.uniform(floor, 1.0, (n, d)) * smooth[:, None]
   eigenvalues[np.arange(n), rng.integers(0, d, n)] = smooth
   centres = spread * rng.standard_normal((n, d))
@@ -233,13 +249,15 @@ def distributed_logistic_regression(
   n = v.check_positive_int("num_clients", num_clients)
   m = v.check_positive_int("examples_per_client", examples_per_client)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_clients=n, examples_per_client=m, dim=d)
+  nonconvex = v.check_bool("nonconvex", nonconvex)
   lam = v.check_positive("regularization", regularization)
   scales = (np.ones(n) if feature_scales is None
             else v.check_finite_array("feature_scales", feature_scales, ndim=1))
   if scales.shape != (n,) or not np.all(scales > 0):
     raise ValueError(f"feature_scales must be {n} positive numbers (one per "
                      f"client), got {feature_scales!r}")
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   features = rng.standard_normal((n, m, d)) * scales[:, None, None]
   teacher = rng.standard_normal(d) / np.sqrt(d)
   labels = np.sign(np.einsum("nmd,d->nm", features / scales[:, None, None],
@@ -294,13 +312,15 @@ def federated_quadratics(num_clients: int, dim: int = 10, *,
   """
   n = v.check_positive_int("num_clients", num_clients)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the clients' Hessians", num_clients=n, dim=d, dim_again=d)
   zeta = v.check_nonnegative("heterogeneity", heterogeneity)
+  shared_hessian = v.check_bool("shared_hessian", shared_hessian)
   if n == 1 and zeta > 0:
     raise ValueError("heterogeneity must be 0 with num_clients = 1 (one "
                      f"client's gradient vanishes at its optimum), got {zeta}")
   kappa = v.check_in_range("condition_number", condition_number, 1.0,
                            float("inf"), closed="[)")
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   rotations = np.linalg.qr(rng.standard_normal(
       (1 if shared_hessian else n, d, d)))[0]
   spectra = np.exp(rng.uniform(-np.log(kappa), 0.0,
@@ -365,10 +385,11 @@ def label_skewed_logistic_regression(
   n = v.check_positive_int("num_clients", num_clients)
   m = v.check_positive_int("examples_per_client", examples_per_client)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_clients=n, examples_per_client=m, dim=d)
   c = v.check_positive("label_concentration", label_concentration)
   sep = v.check_nonnegative("separation", separation)
   lam = v.check_positive("regularization", regularization)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   fractions = rng.beta(c, c, n)
   labels = np.where(rng.uniform(size=(n, m)) < fractions[:, None], 1.0, -1.0)
   features = (rng.standard_normal((n, m, d))

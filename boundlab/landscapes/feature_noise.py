@@ -97,6 +97,21 @@ def relu_squared(z: jax.Array) -> jax.Array:
   return jnp.maximum(z, 0.0) ** 2
 
 
+def _weights(params) -> jax.Array:
+  """``params["w"]``, with a ValueError naming ``params`` otherwise."""
+  if not isinstance(params, dict) or "w" not in params:
+    raise ValueError("params must be a dict {'w': weights} (the landscape's "
+                     f"init), got {type(params).__name__}")
+  w = params["w"]
+  if v.is_traced(w):
+    return w
+  w = jnp.asarray(w)
+  if w.ndim not in (3, 4):
+    raise ValueError(f"params['w'] must be (2, m, d) or (2, m, 3, d), got "
+                     f"shape {w.shape}")
+  return w
+
+
 def two_layer_cnn(params: dict, patches: jax.Array) -> jax.Array:
   r"""f(W, x) for one example's ``(3, d)`` patches, either variant.
 
@@ -113,7 +128,10 @@ def two_layer_cnn(params: dict, patches: jax.Array) -> jax.Array:
   Raises:
     ValueError: if ``params["w"]`` has neither shape.
   """
-  w = params["w"]
+  w = _weights(params)
+  patches = v.check_array("patches", patches)
+  if patches.ndim != 2:
+    raise ValueError(f"patches must be (3, d), got shape {patches.shape}")
   if w.ndim == 3:
     preactivation = jnp.einsum("jrd,pd->jrp", w, patches)
   elif w.ndim == 4 and w.shape[2] == patches.shape[0]:
@@ -204,10 +222,13 @@ def feature_noise_classification(
   frac = v.check_in_range("weak_fraction", weak_fraction, 0.0, 1.0,
                           closed="[)")
   num_test = v.check_positive_int("num_test", num_test)
+  v.check_sizes("the patches", num_examples=n, dim=d, patches=3)
+  v.check_sizes("the test patches", num_test=num_test, dim=d, patches=3)
+  v.check_sizes("the filters", width=m, dim=d, classes=2)
   if weight_sharing not in WEIGHT_SHARING:
     raise ValueError(f"weight_sharing must be one of {WEIGHT_SHARING}, got "
                      f"{weight_sharing!r}")
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   num_weak = max(1, int(round(frac * n))) if frac > 0 else 0
   strong = np.arange(n) >= num_weak
   data = feature_noise_examples(rng, n, d, strong_norm=u_norm,
@@ -267,7 +288,11 @@ def feature_overlaps(params: dict, direction, patch: int | None = None
     ValueError: if the weights are per-patch and ``patch`` is None or not a
       patch position.
   """
-  w = params["w"]
+  w = _weights(params)
+  direction = v.check_array("direction", direction)
+  if direction.shape != (w.shape[-1],):
+    raise ValueError(f"direction must have shape ({w.shape[-1]},), got "
+                     f"{direction.shape}")
   if w.ndim == 4:
     if patch is None or not 0 <= patch < w.shape[2]:
       raise ValueError(f"patch must be a patch position in [0, {w.shape[2]})"
@@ -279,5 +304,9 @@ def feature_overlaps(params: dict, direction, patch: int | None = None
 
 def margins(params: dict, examples: dict) -> jax.Array:
   """:math:`y_i f(W, x_i)` for a batch of examples."""
+  _weights(params)
+  if not isinstance(examples, dict) or not {"x", "y"} <= set(examples):
+    raise ValueError("examples must be a dict with 'x' (n, 3, d) and 'y' "
+                     f"(n,), got {type(examples).__name__}")
   outputs = jax.vmap(two_layer_cnn, in_axes=(None, 0))(params, examples["x"])
   return examples["y"] * outputs

@@ -42,14 +42,28 @@ class NoiseDistribution:
   symmetric: bool
   variance: float | None = None
 
+  def __post_init__(self):
+    v.check_name("name", self.name)
+    _check_dim(self.dim)
+    v.check_callable("sample", self.sample)
+    v.check_bool("symmetric", self.symmetric)
+    if self.variance is not None:
+      v.check_nonnegative("variance", self.variance)
+
 
 def _unit(dim: int) -> jax.Array:
   return jnp.zeros((dim,)).at[0].set(1.0)
 
 
+def _check_dim(dim) -> int:
+  """A noise dimension; a draw of n samples is (n, dim), so one row must
+  fit the memory budget (refused before the first draw)."""
+  return v.check_size("dim", dim, bytes_per_unit=8, what="one noise draw")
+
+
 def zero_noise(dim: int) -> NoiseDistribution:
   """No noise: every draw is exactly 0 (gradient descent on a noise model)."""
-  dim = v.check_positive_int("dim", dim)
+  dim = _check_dim(dim)
   return NoiseDistribution(
       f"zero_noise(d={dim})", dim,
       lambda key, n: jnp.zeros((n, dim), jnp.result_type(float)), True, 0.0)
@@ -57,7 +71,7 @@ def zero_noise(dim: int) -> NoiseDistribution:
 
 def gaussian(dim: int, scale: float = 1.0) -> NoiseDistribution:
   """N(0, scale^2 I_d); ``scale = 0`` is noise-free."""
-  dim = v.check_positive_int("dim", dim)
+  dim = _check_dim(dim)
   scale = v.check_nonnegative("scale", scale)
   return NoiseDistribution(
       f"gaussian(d={dim},scale={scale})", dim,
@@ -81,7 +95,7 @@ def diagonal_gaussian(scales) -> NoiseDistribution:
 def laplace(dim: int, scale: float = 1.0) -> NoiseDistribution:
   """I.i.d. Laplace(0, scale) coordinates (variance 2 scale^2 each);
   ``scale = 0`` is noise-free."""
-  dim = v.check_positive_int("dim", dim)
+  dim = _check_dim(dim)
   scale = v.check_nonnegative("scale", scale)
   return NoiseDistribution(
       f"laplace(d={dim},scale={scale})", dim,
@@ -92,7 +106,7 @@ def laplace(dim: int, scale: float = 1.0) -> NoiseDistribution:
 def symmetric_mixture(dim: int, offset: float = 2.0,
                       scale: float = 0.5) -> NoiseDistribution:
   """Equal mixture of N(+offset e_1, scale^2 I) and N(-offset e_1, scale^2 I)."""
-  dim = v.check_positive_int("dim", dim)
+  dim = _check_dim(dim)
   offset = v.check_nonnegative("offset", offset)
   scale = v.check_positive("scale", scale)
 
@@ -115,7 +129,7 @@ def skewed_mixture(dim: int, weight: float = 0.2, offset: float = 4.0,
   :math:`-\text{weight}\cdot\text{offset}/(1-\text{weight})\, e_1`, so the
   overall mean is exactly zero. Both components have covariance scale^2 I.
   """
-  dim = v.check_positive_int("dim", dim)
+  dim = _check_dim(dim)
   weight = v.check_in_range("weight", weight, 0.0, 1.0, closed="()")
   offset = v.check_positive("offset", offset)
   scale = v.check_positive("scale", scale)
@@ -140,8 +154,10 @@ def one_sided_heavy_tail(dim: int, sigma: float = 1.0,
   heavy right tail, bounded left tail); every coordinate also gets
   N(0, scale^2).
   """
-  dim = v.check_positive_int("dim", dim)
-  sigma = v.check_positive("sigma", sigma)
+  dim = _check_dim(dim)
+  # The variance, e^{sigma^2}(e^{sigma^2} - 1), overflows float64 beyond
+  # sigma ~ 18.8.
+  sigma = v.check_in_range("sigma", sigma, 0.0, 18.0, closed="(]")
   scale = v.check_positive("scale", scale)
   mean_lognormal = math.exp(sigma**2 / 2)
 
@@ -161,6 +177,7 @@ def symmetrize(dist: NoiseDistribution) -> NoiseDistribution:
 
   Sampling draws :math:`\xi \sim p` and flips its sign with probability 1/2.
   """
+  v.check_instance("dist", dist, NoiseDistribution, "a NoiseDistribution")
 
   def sample(key, n):
     k_base, k_sign = jax.random.split(key)

@@ -35,11 +35,12 @@ def skewed_logistic_regression(num_examples: int = 200, dim: int = 5, *,
   """
   n = v.check_positive_int("num_examples", num_examples, minimum=2)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_examples=n, dim=d)
   frac = v.check_in_range("minority_fraction", minority_fraction, 0.0, 0.5,
                           closed="(]")
   sep = v.check_positive("separation", separation)
   lam = v.check_positive("regularization", regularization)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   n_minor = max(1, int(round(frac * n)))
   y = np.ones(n)
   y[:n_minor] = -1.0

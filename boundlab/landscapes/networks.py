@@ -32,6 +32,7 @@ def chebyshev_regression(degree: int = 3, num_points: int = 20,
   degree = v.check_positive_int("degree", degree, minimum=0)
   n = v.check_positive_int("num_points", num_points, minimum=2)
   width = v.check_positive_int("width", width)
+  v.check_sizes("the hidden layer", num_points=n, width=width)
   gain = v.check_positive("first_layer_gain", first_layer_gain)
   x = np.linspace(-1.0, 1.0, n)
   y = np.polynomial.chebyshev.chebval(x, [0.0] * degree + [1.0])
@@ -78,13 +79,14 @@ def diagonal_linear_network(num_examples: int = 10, dim: int = 30,
   """
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_examples=n, dim=d)
   k = v.check_positive_int("sparsity", sparsity)
   if k > d:
     raise ValueError(f"sparsity must be in [1, dim={d}], got {k}")
   scale = v.check_positive("init_scale", init_scale)
   scales = {"u": scale, "v": scale if v_init_scale is None else
             v.check_positive("v_init_scale", v_init_scale)}
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   x = rng.choice([-1.0, 1.0], size=(n, d))
   beta_star = np.zeros(d)
   beta_star[:k] = 1.0
@@ -117,16 +119,19 @@ def sparse_sign_task(dim: int, sparsity: int, num_train: int, num_test: int,
   "test": {"x", "y"}, "gamma"}``; ties :math:`\langle\gamma, x\rangle = 0`
   cannot occur for these magnitudes almost surely.
   """
-  d = v.check_positive_int("dim", dim)
+  d = v.check_size("dim", dim, bytes_per_unit=8, what="one vector")
   k = v.check_positive_int("sparsity", sparsity)
   if k > d:
     raise ValueError(f"sparsity must be in [1, dim={d}], got {k}")
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   gamma = np.zeros(d)
   gamma[:k] = rng.choice([-1.0, 1.0], k) * rng.uniform(0.5, 1.5, k)
   out = {"gamma": gamma}
-  for part, count in (("train", v.check_positive_int("num_train", num_train)),
-                      ("test", v.check_positive_int("num_test", num_test))):
+  sizes = {"train": v.check_positive_int("num_train", num_train),
+           "test": v.check_positive_int("num_test", num_test)}
+  v.check_sizes("the data", num_train=sizes["train"], dim=d)
+  v.check_sizes("the data", num_test=sizes["test"], dim=d)
+  for part, count in sizes.items():
     x = rng.choice([-1.0, 1.0], size=(count, d))
     out[part] = {"x": x, "y": np.sign(x @ gamma)}
   return out
@@ -158,11 +163,12 @@ def signed_square_diagonal_network(num_examples: int = 20, dim: int = 60,
   """
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_examples=n, dim=d)
   k = v.check_positive_int("sparsity", sparsity)
   if k > d:
     raise ValueError(f"sparsity must be in [1, dim={d}], got {k}")
   scale = v.check_positive("init_scale", init_scale)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   x = rng.standard_normal((n, d))
   beta_star = np.zeros(d)
   beta_star[:k] = 1.0 / math.sqrt(k)
@@ -201,8 +207,11 @@ def mlp_classifier(num_examples: int = 64, dim: int = 4, width: int = 6,
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim)
   h = v.check_positive_int("width", width)
+  v.check_sizes("the features", num_examples=n, dim=d)
+  v.check_sizes("the first layer", dim=d, width=h)
+  v.check_sizes("the hidden activations", num_examples=n, width=h)
   k = v.check_positive_int("num_classes", num_classes, minimum=2)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   if minority_fraction is None:
     labels = rng.integers(0, k, n)
     means = rng.standard_normal((k, d))
@@ -258,7 +267,11 @@ def two_layer_relu_regression(num_examples: int = 12, dim: int = 3,
   d = v.check_positive_int("dim", dim, minimum=2)
   m = v.check_positive_int("width", width)
   t = v.check_positive_int("teacher_width", teacher_width)
-  rng = np.random.default_rng(seed)
+  v.check_sizes("the features", num_examples=n, dim=d)
+  v.check_sizes("the first layers", width=m, teacher_width=t, dim=d)
+  v.check_sizes("the hidden activations", num_examples=n, width=m,
+                teacher_width=t)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   x = rng.standard_normal((n, d))
   x /= np.linalg.norm(x, axis=1, keepdims=True)
   teacher_b = rng.standard_normal((t, d))
@@ -300,10 +313,11 @@ def deep_linear_network(depth: int = 20, width: int = 50,
   depth = v.check_positive_int("depth", depth)
   width = v.check_positive_int("width", width)
   n = v.check_positive_int("num_examples", num_examples)
+  v.check_sizes("the layers", depth=depth, width=width, width_again=width)
   if n > width:
     raise ValueError(f"num_examples must be in [1, width={width}] (QR of an "
                      f"n x width matrix), got {n}")
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   q, _ = np.linalg.qr(rng.standard_normal((width, n)))
   x = q.T * math.sqrt(width)
   teacher = rng.standard_normal((width, width))

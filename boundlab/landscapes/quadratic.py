@@ -16,6 +16,7 @@ Two ways to give SGD asymmetric per-example gradients:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax.numpy as jnp
 import numpy as np
@@ -92,8 +93,7 @@ def diagonal_quadratic_sum(points, curvatures, init=0.0) -> Landscape:
   if np.any(h < 0) or np.any(h.mean(axis=0) <= 0):
     raise ValueError("curvatures must be in [0, inf) with every column mean "
                      "in (0, inf)")
-  x0 = np.broadcast_to(v.check_finite_array("init", init, ndim=(0, 1)),
-                       a.shape[1:]).copy()
+  x0 = v.check_vector("init", init, a.shape[1])
   mean_h = h.mean(axis=0)
   optimum = (h * a).sum(axis=0) / h.sum(axis=0)
   optimal_value = float(0.5 * np.mean(np.sum(h * (optimum - a)**2, axis=1)))
@@ -133,15 +133,14 @@ def noisy_quadratic(noise: NoiseDistribution, curvature=1.0, optimum=None,
     ``strong_convexity`` (= min h), ``initial_gap`` (:math:`f(x_0) - f^\star`),
     ``noise_variance`` (:math:`E\|\xi\|^2`, the law's ``variance``).
   """
+  v.check_instance("noise", noise, NoiseDistribution, "a NoiseDistribution")
   d = noise.dim
-  h = np.broadcast_to(v.check_finite_array("curvature", curvature,
-                                           ndim=(0, 1)), (d,)).copy()
+  h = v.check_vector("curvature", curvature, d)
   if np.any(h <= 0):
     raise ValueError("curvature must be in (0, inf) in every coordinate")
-  x_star = (np.zeros(d) if optimum is None else np.broadcast_to(
-      v.check_finite_array("optimum", optimum, ndim=(0, 1)), (d,)).copy())
-  x0 = (x_star + 3.0 if init is None else np.broadcast_to(
-      v.check_finite_array("init", init, ndim=(0, 1)), (d,)).copy())
+  x_star = (np.zeros(d) if optimum is None
+            else v.check_vector("optimum", optimum, d))
+  x0 = x_star + 3.0 if init is None else v.check_vector("init", init, d)
   h_j, x_star_j = jnp.asarray(h), jnp.asarray(x_star)
 
   def objective(x):
@@ -176,8 +175,10 @@ def ill_conditioned_quadratic(dim: int = 16, condition_number: float = 1e4,
   ``init_distance`` from the optimum 0 along :math:`(1, \ldots, 1)/\sqrt d`.
   Ganesh, McMahan & Thakurta's check S1 (shared references).
   """
-  d = v.check_positive_int("dim", dim, minimum=2)
-  kappa = v.check_positive("condition_number", condition_number)
+  d = v.check_size("dim", dim, minimum=2, bytes_per_unit=8,
+                   what="one vector")
+  kappa = v.check_in_range("condition_number", condition_number, 1.0,
+                           math.inf, closed="[)")
   spread = v.check_positive("noise_scale_spread", noise_scale_spread)
   r = v.check_positive("init_distance", init_distance)
   grid = np.linspace(0.0, 1.0, d)

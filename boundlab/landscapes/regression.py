@@ -42,9 +42,10 @@ def linear_regression(num_examples: int = 50, dim: int = 4, *,
   """
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim)
+  v.check_sizes("the features", num_examples=n, dim=d)
   noise = v.check_nonnegative("noise", noise)
   scale = v.check_positive("feature_norm", feature_norm)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   x = rng.standard_normal((n, d)) * scale / np.sqrt(d)
   w_star = rng.standard_normal(d)
   y = x @ w_star + noise * rng.standard_normal(n)
@@ -72,6 +73,7 @@ def with_gradient_canary(landscape: Landscape, gradient_norm: float
   :func:`canary_absent` gives the neighbouring data set with the same loss
   function: one compiled simulation serves both hypotheses of an audit.
   """
+  v.check_instance("landscape", landscape, Landscape, "a Landscape")
   g = v.check_nonnegative("gradient_norm", gradient_norm)
   data = landscape.data
   n = int(np.shape(jax.tree.leaves(data)[0])[0])
@@ -99,6 +101,9 @@ def with_gradient_canary(landscape: Landscape, gradient_norm: float
 
 def canary_absent(data: dict) -> dict:
   """The neighbouring data set: the canary's gradient set to zero."""
+  if not isinstance(data, dict) or "canary_gradient" not in data:
+    raise ValueError("data must be a canary data set (the data of "
+                     "with_gradient_canary, with a 'canary_gradient' entry)")
   return {**data, "canary_gradient": jnp.zeros_like(data["canary_gradient"])}
 
 
@@ -112,6 +117,7 @@ def with_label_noise(landscape: Landscape, std: float) -> Landscape:
   ``sample``, ``objective`` and ``data`` keep the clean labels: the training
   loss measured is the clean one. Needs data with a ``"y"`` entry.
   """
+  v.check_instance("landscape", landscape, Landscape, "a Landscape")
   sigma = v.check_nonnegative("std", std)
   if landscape.data is None or "y" not in landscape.data:
     raise ValueError("with_label_noise needs a finite-sum landscape whose data "

@@ -40,14 +40,15 @@ def single_index_model(dim: int, link: str = "he3", loss: str = "correlation",
   ``init`` is uniform on the sphere; ``objective`` is the closed-form
   population loss at the normalised parameter.
   """
-  d = v.check_positive_int("dim", dim, minimum=2)
+  d = v.check_size("dim", dim, minimum=2, bytes_per_unit=8,
+                   what="one vector")
   if link not in hermite.LINKS:
     raise ValueError(f"link must be one of {hermite.LINKS}, got {link!r}")
   if loss not in LOSSES:
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
   s = v.check_nonnegative("noise_std", noise_std)
   sigma, _ = hermite.link_functions(link)
-  w_star = random_unit_vector(jax.random.key(seed), d)
+  w_star = random_unit_vector(v.seed_key(seed), d)
 
   def sample(key, n):
     k_x, k_eps = jax.random.split(key)

@@ -86,7 +86,10 @@ class SpikedTensor:
   snr: float = 1.0
 
   def __post_init__(self):
-    v.check_positive_int("dim", self.dim, minimum=2)
+    # One vector must fit; the dense tensor (dim^order entries) is only
+    # built by the samplers that need it, and they check its size.
+    v.check_size("dim", self.dim, minimum=2, bytes_per_unit=8,
+                 what="one vector")
     v.check_positive_int("order", self.order, minimum=2)
     v.check_positive("snr", self.snr)
 
@@ -104,6 +107,8 @@ class SpikedTensor:
 
   def materialized_noise(self, key: jax.Array) -> jax.Array:
     """A fresh (d, ..., d) tensor of i.i.d. N(0, 1) entries."""
+    v.check_sizes("the dense noise tensor", dim=self.dim,
+                  **{"dim^(order - 1)": float(self.dim) ** (self.order - 1)})
     return jax.random.normal(key, (self.dim,) * self.order)
 
   def sample_loss(self, x, spike, noise) -> jax.Array:

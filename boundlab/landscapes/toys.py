@@ -45,7 +45,8 @@ def scale_invariant_regression(num_examples: int = 40, dim: int = 20,
   """
   n = v.check_positive_int("num_examples", num_examples)
   d = v.check_positive_int("dim", dim, minimum=2)
-  key_a, key_b = jax.random.split(jax.random.key(seed))
+  v.check_sizes("the data", num_examples=n, dim=d)
+  key_a, key_b = jax.random.split(v.seed_key(seed))
   data = {"a": jax.random.normal(key_a, (n, d)),
           "b": jax.random.normal(key_b, (n,))}
 

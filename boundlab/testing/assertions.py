@@ -11,12 +11,12 @@ its kind, and the notes; the exception keeps the
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from boundlab import _validation as v
 from boundlab.claims.verdict import Outcome, Relation, Verdict, decide
 
 
@@ -93,17 +93,27 @@ def assert_bound(measured, bound, relation: str = "<=", *,
     BoundInconclusive: it neither confirms nor rejects it.
     ValueError: bad arguments (named).
   """
-  relation = Relation(relation)
-  if not (math.isfinite(tolerance) and tolerance >= 0):
-    raise ValueError(f"tolerance must be in [0, inf), got {tolerance!r}")
+  try:
+    relation = Relation(relation)
+  except ValueError:
+    raise ValueError(f"relation must be one of {[r.value for r in Relation]}"
+                     f", got {relation!r}") from None
+  tolerance = v.check_nonnegative("tolerance", tolerance)
   if tolerance > 0 and not reason:
     raise ValueError("a positive tolerance needs its reason= (why this "
                      "slack, decided before running)")
-  if not 0 < false_fail_rate < 1:
-    raise ValueError(f"false_fail_rate must be in (0, 1), got "
-                     f"{false_fail_rate!r}")
-  values = np.asarray(measured, dtype=float)
-  bounds = np.asarray(bound, dtype=float)
+  false_fail_rate = v.check_alpha(false_fail_rate, "false_fail_rate")
+  if reduce is not None:
+    v.check_choice("reduce", reduce, ("each", "mean"))
+  values = v.check_finite_array("measured", measured, min_len=0)
+  if values.ndim and values.size < (2 if reduce == "mean" else 1):
+    raise ValueError(f"measured must hold at least "
+                     f"{2 if reduce == 'mean' else 1} values, got shape "
+                     f"{values.shape}")
+  bounds = v.check_finite_array("bound", bound, min_len=0)
+  if bound_ci is not None:
+    from boundlab.theory.statistics import check_interval
+    bound_ci = check_interval("bound_ci", bound_ci)
   if values.ndim == 0:
     if reduce is not None:
       raise ValueError("reduce applies to an array of measurements, got a "
@@ -153,7 +163,6 @@ def assert_bound(measured, bound, relation: str = "<=", *,
   return verdict
 
 
-@contextlib.contextmanager
 def strict_numerics(rank_promotion: str | None = "raise"):
   """float64 inside the block (as ``boundlab verify`` runs) and, by default,
   ``jax_numpy_rank_promotion='raise'`` (as boundlab's own suite runs: silent
@@ -163,6 +172,14 @@ def strict_numerics(rank_promotion: str | None = "raise"):
     rank_promotion: ``"raise"``, ``"warn"``, ``"allow"``, or ``None`` to
       leave it as it is.
   """
+  if rank_promotion is not None:
+    v.check_choice("rank_promotion", rank_promotion, ("raise", "warn",
+                                                      "allow"))
+  return _strict_numerics(rank_promotion)
+
+
+@contextlib.contextmanager
+def _strict_numerics(rank_promotion):
   import jax
   before = (jax.config.jax_enable_x64, jax.config.jax_numpy_rank_promotion)
   jax.config.update("jax_enable_x64", True)
@@ -196,7 +213,13 @@ def check_claim(claim, *, quick: bool = True, seed: int = 0,
     BoundViolation: verdict ``violated`` or ``diverged``.
     BoundInconclusive: verdict ``inconclusive`` (unless allowed).
   """
-  from boundlab.claims import runner
+  from boundlab.claims import Claim, runner
+  v.check_instance("claim", claim, Claim, "a Claim (e.g. "
+                   "boundlab.claims.get_claim(claim_id))")
+  v.check_bool("quick", quick)
+  v.check_seed("seed", seed)
+  v.check_bool("figures", figures)
+  v.check_bool("allow_inconclusive", allow_inconclusive)
   with contextlib.ExitStack() as stack:
     if out_dir is None:
       out_dir = stack.enter_context(tempfile.TemporaryDirectory())

@@ -16,6 +16,9 @@ def register_hypothesis_profile(max_examples: int = 30) -> str:
   ``hypothesis.settings.load_profile("boundlab")`` or
   ``pytest --hypothesis-profile=boundlab`` (the plugin registers it)."""
   from hypothesis import HealthCheck, settings
+
+  from boundlab import _validation as v
+  max_examples = v.check_positive_int("max_examples", max_examples)
   settings.register_profile(
       HYPOTHESIS_PROFILE, derandomize=True, deadline=None, database=None,
       max_examples=max_examples, print_blob=True,

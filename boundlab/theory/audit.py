@@ -373,10 +373,9 @@ def _rate_posterior(false_positives, negatives, false_negatives, positives,
                          positives)
   a, b = _prior(prior)
   size = v.check_positive_int("num_samples", num_samples, minimum=100)
-  seed = v.check_positive_int("seed", seed, minimum=0)
   fpr_beta = (a + fp, b + n - fp)
   fnr_beta = (a + fn, b + p - fn)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   return (rng.beta(*fpr_beta, size=size), rng.beta(*fnr_beta, size=size),
           fpr_beta, fnr_beta)
 
@@ -557,9 +556,9 @@ def audit_epsilon(scores_out, scores_in, delta: float, *, level: float = 0.95,
   level = v.check_in_range("level", level, 0.0, 1.0, closed="()")
   fraction = v.check_in_range("holdout_fraction", holdout_fraction, 0.0, 1.0,
                               closed="()")
-  seed = v.check_positive_int("seed", seed, minimum=0)
+  seed = v.check_seed("seed", seed)
   a_b = _prior(prior)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   parts = []
   for name, x in (("scores_out", out), ("scores_in", inn)):
     held = int(round(fraction * len(x)))

@@ -13,9 +13,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from boundlab import _validation as v
+
 
 def clip(tree, clip_norm):
   r"""Projects one gradient (any pytree) onto the L2 ball of radius ``clip_norm``."""
+  v.check_positive("clip_norm", clip_norm, allow_inf=True)
   return optax.projections.projection_l2_ball(tree, clip_norm)
 
 
@@ -23,6 +26,8 @@ def clip_factor(norm, clip_norm):
   r"""The projection's scale :math:`\min(1, c/\|g\|)` from a norm already
   known (a ghost norm), without the gradient: ``clip(g, c) = clip_factor(
   ||g||, c) * g``."""
+  v.check_positive("clip_norm", clip_norm)
+  v.check_nonnegative_array("norm", norm)
   return clip_norm / jnp.maximum(norm, clip_norm)
 
 

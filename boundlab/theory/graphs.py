@@ -73,7 +73,7 @@ def adjacency(topology: str, num_nodes: int, *, probability: float = 0.5,
         for c in range(side) for dr, dc in ((0, 1), (1, 0))])
   if topology == "erdos_renyi":
     p = v.check_in_range("probability", probability, 0.0, 1.0, closed="(]")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(v.check_seed("seed", seed))
     for _ in range(1000):
       upper = np.triu(rng.uniform(size=(n, n)) < p, 1).astype(float)
       a = upper + upper.T

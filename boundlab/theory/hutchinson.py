@@ -33,6 +33,17 @@ class TraceEstimate:
   samples: np.ndarray
 
 
+def _check_probe_arguments(matvec, dim, num_probes, key):
+  """Checked ``(num_probes, dim, key)``; the (num_probes, dim) probe matrix
+  must fit the memory budget (checked before anything is drawn)."""
+  v.check_callable("matvec", matvec)
+  n = v.check_positive_int("num_probes", num_probes, minimum=2)
+  dim = v.check_size("dim", dim, bytes_per_unit=8, what="one probe")
+  v.check_size("num_probes", n, minimum=2, bytes_per_unit=8 * dim,
+               what=f"the (num_probes, dim = {dim}) probe matrix")
+  return n, dim, v.check_key("key", key)
+
+
 def _probes(key, num_probes: int, dim: int):
   return jax.random.rademacher(key, (num_probes, dim)).astype(
       jnp.result_type(float))
@@ -41,8 +52,8 @@ def _probes(key, num_probes: int, dim: int):
 def hutchinson_trace(matvec: Callable, dim: int, num_probes: int = 100,
                      key=None, alpha: float = 0.05) -> TraceEstimate:
   """Trace of a symmetric linear map from ``num_probes`` Rademacher probes."""
-  n = v.check_positive_int("num_probes", num_probes, minimum=2)
-  key = jax.random.key(0) if key is None else key
+  n, dim, key = _check_probe_arguments(matvec, dim, num_probes, key)
+  alpha = v.check_alpha(alpha)
   z = _probes(key, n, dim)
   samples = np.asarray(jnp.sum(z * jax.vmap(matvec)(z), axis=1))
   mean, ci = mean_ci(samples, alpha)
@@ -67,8 +78,9 @@ def hutchinson_diagonal(matvec: Callable, dim: int, num_probes: int = 100,
   ``batch_size`` bounds how many probes one batched HVP takes (memory);
   the estimate does not depend on it.
   """
-  n = v.check_positive_int("num_probes", num_probes, minimum=2)
-  key = jax.random.key(0) if key is None else key
+  n, dim, key = _check_probe_arguments(matvec, dim, num_probes, key)
+  if batch_size is not None:
+    batch_size = v.check_positive_int("batch_size", batch_size)
   z = _probes(key, n, dim)
   samples = jax.lax.map(lambda u: u * matvec(u), z, batch_size=batch_size)
   return DiagonalEstimate(mean=jnp.mean(samples, axis=0),

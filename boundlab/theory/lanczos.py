@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from boundlab import _validation as v
 
@@ -32,7 +33,15 @@ def lanczos_tridiagonal(matvec: Callable, start: jax.Array, num_iters: int):
     breakdown (an invariant subspace is found) the remaining rows of Q are zero
     and T is padded with zeros; the padding's Ritz values get zero weight.
   """
-  d = start.shape[0]
+  v.check_callable("matvec", matvec)
+  if v.is_traced(start):
+    d = start.shape[0]
+  else:
+    start = jnp.asarray(v.check_finite_array("start", start, ndim=1),
+                        dtype=jnp.result_type(float))
+    d = start.shape[0]
+    if not np.any(start):
+      raise ValueError("start must be a non-zero vector")
   m = v.check_positive_int("num_iters", num_iters)
   if m > d:
     raise ValueError(f"num_iters must be in [1, dim={d}], got {m}")
@@ -77,13 +86,17 @@ def top_eigenvalues(matvec: Callable, dim: int, k: int = 1,
     key: PRNG key of the random start vector.
     start: a fixed start vector instead of a random one.
   """
+  v.check_callable("matvec", matvec)
+  dim = v.check_size("dim", dim, bytes_per_unit=8, what="one vector")
   k = v.check_positive_int("k", k)
-  m = num_iters or min(dim, max(2 * k + 20, 30))
+  m = (min(dim, max(2 * k + 20, 30)) if num_iters is None
+       else v.check_positive_int("num_iters", num_iters, maximum=dim))
   if k > m:
     raise ValueError(f"k must be in [1, num_iters={m}], got {k}")
+  v.check_size("num_iters", m, bytes_per_unit=8 * dim,
+               what=f"the (num_iters + 1, dim = {dim}) Lanczos basis")
   if start is None:
-    key = jax.random.key(0) if key is None else key
-    start = jax.random.normal(key, (dim,))
+    start = jax.random.normal(v.check_key("key", key), (dim,))
   tri, _ = lanczos_tridiagonal(matvec, start, m)
   return jnp.linalg.eigvalsh(tri)[::-1][:k]
 
@@ -97,8 +110,13 @@ def spectral_density(matvec: Callable, dim: int, *, num_iters: int = 30,
     probe sum to 1, and averaging over probes estimates
     :math:`\\frac1d \\mathrm{Tr}\\, f(H) \\approx \\frac1P \\sum_{p,j} w_{pj} f(\\theta_{pj})`.
   """
+  v.check_callable("matvec", matvec)
+  dim = v.check_size("dim", dim, bytes_per_unit=8, what="one vector")
   probes = v.check_positive_int("num_probes", num_probes)
-  key = jax.random.key(0) if key is None else key
+  num_iters = v.check_positive_int("num_iters", num_iters, maximum=dim)
+  v.check_size("num_probes", probes, bytes_per_unit=8 * dim * (num_iters + 1),
+               what=f"num_probes Lanczos bases of (num_iters + 1, dim = {dim})")
+  key = v.check_key("key", key)
   starts = jax.random.rademacher(key, (probes, dim)).astype(jnp.result_type(float))
 
   def one(start):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from boundlab import _validation as v
+
 
 def linear_probe_accuracy(train_features, train_labels, test_features,
                           test_labels) -> float:
@@ -29,17 +31,20 @@ def linear_probe_accuracy(train_features, train_labels, test_features,
     train_labels: ``(n,)`` labels in {-1, +1}.
     test_features: ``(m, p)``; test_labels: ``(m,)`` in {-1, +1}.
   """
-  h = np.asarray(train_features, dtype=float)
+  h = v.check_finite_array("train_features", train_features, ndim=2)
+  h_test = v.check_finite_array("test_features", test_features, ndim=2)
+  if h.shape[1] != h_test.shape[1]:
+    raise ValueError(f"test_features must be (m, p = {h.shape[1]}) like "
+                     f"train_features, got {h_test.shape}")
+  for name, labels, rows in (("train_labels", train_labels, h.shape[0]),
+                             ("test_labels", test_labels, h_test.shape[0])):
+    y_ = v.check_finite_array(name, labels, ndim=1, min_len=0)
+    if y_.shape != (rows,):
+      raise ValueError(f"{name} must have one label per row of the "
+                       f"features ({rows}), got shape {y_.shape}")
+    if not np.all(np.abs(y_) == 1):
+      raise ValueError(f"{name} must be in {{-1, +1}}")
   y = np.asarray(train_labels, dtype=float)
-  h_test = np.asarray(test_features, dtype=float)
   y_test = np.asarray(test_labels, dtype=float)
-  if h.ndim != 2 or h_test.ndim != 2 or h.shape[1] != h_test.shape[1]:
-    raise ValueError(f"train_features and test_features must be (n, p) and "
-                     f"(m, p), got {h.shape} and {h_test.shape}")
-  if y.shape != (h.shape[0],) or y_test.shape != (h_test.shape[0],):
-    raise ValueError("train_labels and test_labels must have one label per "
-                     "row of the features")
-  if not (np.all(np.abs(y) == 1) and np.all(np.abs(y_test) == 1)):
-    raise ValueError("train_labels and test_labels must be in {-1, +1}")
   coef = np.linalg.lstsq(h, y, rcond=None)[0]
   return float(np.mean(np.sign(h_test @ coef) == y_test))

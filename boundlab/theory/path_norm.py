@@ -42,7 +42,7 @@ def relu_spread_constant(x, num_directions: int = 200_000,
   """
   x = v.check_finite_array("x", x, ndim=2)
   k = v.check_positive_int("num_directions", num_directions)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(v.check_seed("seed", seed))
   directions = rng.standard_normal((k, x.shape[1]))
   directions = np.concatenate([directions, -x])
   directions /= np.linalg.norm(directions, axis=1, keepdims=True)

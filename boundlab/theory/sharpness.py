@@ -19,15 +19,28 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from boundlab.theory.hessian import flat_hvp, hvp
+from boundlab import _validation as v
+from boundlab.theory.hessian import check_like, flat_hvp, hvp
 from boundlab.theory.lanczos import top_eigenvalues
+
+
+def _check_direction(direction, params):
+  """A non-zero direction shaped like ``params``."""
+  direction = check_like("direction", direction, params)
+  leaves = jax.tree.leaves(direction)
+  if not any(v.is_traced(x) for x in leaves) and not any(
+      np.any(np.asarray(x) != 0) for x in leaves):
+    raise ValueError("direction must be non-zero")
+  return direction
 
 
 def sharpness(loss_fn: Callable, params, num_iters: int = 20):
   """lambda_max of the Hessian of ``loss_fn`` at ``params`` by Lanczos from
   the all-ones start (``num_iters`` iterations, at most the dimension)."""
+  num_iters = v.check_positive_int("num_iters", num_iters)
   matvec, dim = flat_hvp(loss_fn, params)
   return top_eigenvalues(matvec, dim, num_iters=min(num_iters, dim),
                          start=jnp.ones((dim,)))[0]
@@ -35,12 +48,15 @@ def sharpness(loss_fn: Callable, params, num_iters: int = 20):
 
 def directional_sharpness(loss_fn: Callable, params, direction, *args):
   r""":math:`v^\top H v / \|v\|^2` at ``params`` (pytrees)."""
+  direction = _check_direction(direction, params)
   curvature = optax.tree.vdot(direction, hvp(loss_fn, params, direction, *args))
   return curvature / optax.tree.vdot(direction, direction)
 
 
 def best_local_loss_change(loss_fn: Callable, params, direction, *args):
   r""":math:`-\langle g, v\rangle^2 / (2 v^\top H v)`; -inf when :math:`v^\top H v \le 0`."""
+  v.check_callable("loss_fn", loss_fn)
+  direction = _check_direction(direction, params)
   grad = jax.grad(loss_fn)(params, *args)
   slope = optax.tree.vdot(grad, direction)
   curvature = optax.tree.vdot(direction, hvp(loss_fn, params, direction, *args))

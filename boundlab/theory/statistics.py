@@ -37,6 +37,9 @@ def slope_ci(x, y, alpha: float = 0.05) -> tuple[float, tuple[float, float]]:
   if x.shape != y.shape:
     raise ValueError(f"x and y must have the same shape, got {x.shape} and "
                      f"{y.shape}")
+  alpha = v.check_alpha(alpha)
+  if np.ptp(x) == 0:
+    raise ValueError("x must take at least two distinct values")
   fit = scipy.stats.linregress(x, y)
   half = float(scipy.stats.t.ppf(1 - alpha / 2, len(x) - 2)) * fit.stderr
   return float(fit.slope), (fit.slope - half, fit.slope + half)
@@ -56,10 +59,19 @@ def bootstrap_ci(samples, statistic, alpha: float = 0.05, *,
   50% (n = 2), 20% (4), 12% (8), 7.6% (16), 6.2% (32), 5.7% (64) (2,000
   replicates; ``tests/test_interval_coverage.py``, an xfail until fixed).
   No claim uses it; use :func:`mean_ci` for means.
+
+  Raises ``ValueError`` for NaN or infinite samples, ``alpha`` outside
+  (0, 1), ``n_resamples`` < 1 or a bad seed; returns ``(-inf, inf)`` (an
+  inconclusive interval) only when neither BCa nor the percentile method
+  can build an interval from valid samples.
   """
-  data = np.asarray(samples, dtype=float)
-  if data.shape[0] < 2:
+  data = v.check_finite_array("samples", samples, min_len=2)
+  if data.ndim == 0:
     raise ValueError("samples must have at least 2 entries along axis 0")
+  v.check_callable("statistic", statistic)
+  alpha = v.check_alpha(alpha)
+  n_resamples = v.check_positive_int("n_resamples", n_resamples)
+  seed = v.check_seed("seed", seed)
   index = np.arange(data.shape[0])
   point = float(statistic(data))
 
@@ -89,7 +101,7 @@ def range_interval(values) -> tuple[float, tuple[float, float]]:
   For a deterministic algorithm run from several initial points, the claim must
   hold for every one of them, so the interval is the range, not a CI.
   """
-  x = np.asarray(values, dtype=float).ravel()
+  x = v.check_finite_array("values", values).ravel()
   if x.size == 0:
     raise ValueError("values must be non-empty")
   return float(x.mean()), (float(x.min()), float(x.max()))
@@ -99,15 +111,27 @@ def accuracy_resolution(num_points: int) -> float:
   r"""Two binomial standard errors of an accuracy near 1/2 measured on
   ``num_points`` test points, :math:`2\sqrt{1/(4n)} = 1/\sqrt n`: the
   smallest accuracy difference that is not test-set noise."""
-  if int(num_points) != num_points or num_points < 1:
-    raise ValueError(f"num_points must be a positive integer, got "
-                     f"{num_points!r}")
+  num_points = v.check_positive_int("num_points", num_points)
   return float(1.0 / np.sqrt(num_points))
+
+
+def check_interval(name: str, ci) -> tuple[float, float]:
+  """``(lo, hi)`` as floats, checked to be an interval: two real numbers,
+  not NaN, ``lo <= hi`` (infinite ends allowed)."""
+  try:
+    lo, hi = (float(x) for x in ci)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be a pair (lo, hi) of real numbers, got "
+                     f"{ci!r}") from None
+  if math.isnan(lo) or math.isnan(hi) or lo > hi:
+    raise ValueError(f"{name} must be an interval (lo, hi) with lo <= hi and "
+                     f"no NaN, got {ci!r}")
+  return lo, hi
 
 
 def abs_interval(ci: tuple[float, float]) -> tuple[float, float]:
   """Interval for |mu| from an interval [lo, hi] for mu (same coverage)."""
-  lo, hi = ci
+  lo, hi = check_interval("ci", ci)
   if lo <= 0 <= hi:
     return 0.0, max(-lo, hi)
   return min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
@@ -123,10 +147,11 @@ def simultaneous_mean_cis(samples, alpha: float = 0.05
   Returns:
     ``(means, cis)``: ``(k,)`` and ``(k, 2)``.
   """
-  data = np.asarray(samples, dtype=float)
-  if data.ndim != 2:
-    raise ValueError(f"samples must be (seeds, columns), got {data.shape}")
+  data = v.check_finite_array("samples", samples, ndim=2, min_len=2)
+  alpha = v.check_alpha(alpha)
   k = data.shape[1]
+  if k == 0:
+    raise ValueError("samples must have at least one column")
   fits = [mean_ci(data[:, j], alpha / k) for j in range(k)]
   return (np.array([m for m, _ in fits]),
           np.array([ci for _, ci in fits], dtype=float).reshape(k, 2))
@@ -146,9 +171,7 @@ def norm_of_mean_ci(samples, alpha: float = 0.05
   Returns:
     ``(||sample mean||, (lo, hi))``.
   """
-  data = np.asarray(samples, dtype=float)
-  if data.ndim != 2:
-    raise ValueError(f"samples must be (seeds, d), got {data.shape}")
+  data = v.check_finite_array("samples", samples, ndim=2, min_len=2)
   _, cis = simultaneous_mean_cis(data, alpha)
   lo, hi = np.where((np.ptp(data, axis=0) == 0)[:, None], data[0][:, None],
                     cis).T
@@ -184,6 +207,10 @@ def selection_split(records: list) -> tuple[list, list]:
   chosen option; choosing on one half and measuring on the other removes
   that bias at the price of half the sample.
   """
+  if isinstance(records, (str, bytes, dict)) or not (
+      hasattr(records, "__len__") and hasattr(records, "__getitem__")):
+    raise ValueError("records must be a sequence of per-seed records, got "
+                     f"{type(records).__name__}")
   if len(records) < 4:
     raise ValueError(f"records must hold at least 4 seeds to split, got "
                      f"{len(records)}")
@@ -192,5 +219,12 @@ def selection_split(records: list) -> tuple[list, list]:
 
 def nan_last_argmin(values, axis=None):
   """argmin treating NaN (a diverged run) as worse than every number."""
-  data = np.asarray(values, dtype=float)
+  if isinstance(values, (str, bytes)) or values is None:
+    raise ValueError(f"values must be an array of numbers, got {values!r}")
+  try:
+    data = np.asarray(values, dtype=float)
+  except (TypeError, ValueError):
+    raise ValueError("values must be an array of numbers") from None
+  if data.size == 0:
+    raise ValueError("values must be non-empty")
   return np.argmin(np.where(np.isnan(data), np.inf, data), axis=axis)

@@ -37,7 +37,7 @@ def assignment_transport_cost(cost: np.ndarray) -> tuple[float, np.ndarray]:
     ``(mean matched cost, permutation)`` with ``permutation[i]`` the column
     matched to row ``i``.
   """
-  cost = np.asarray(cost, dtype=float)
+  cost = validation.check_finite_array("cost", cost, ndim=2)
   if cost.ndim != 2 or cost.shape[0] != cost.shape[1]:
     raise ValueError(f"cost must be a square matrix, got shape {cost.shape}")
   rows, cols = scipy.optimize.linear_sum_assignment(cost)
@@ -55,13 +55,14 @@ def wasserstein_1(x, y) -> float:
   return assignment_transport_cost(cost)[0]
 
 
-def clipped_projection(v, xi, clip_norm) -> np.ndarray:
+def clipped_projection(v, xi, clip_norm, *, xi_name: str = "xi"
+                       ) -> np.ndarray:
   r""":math:`h(\xi) = \langle v/\|v\|, \mathrm{clip}(v+\xi, c)\rangle` for rows of ``xi``."""
-  v_vec = np.atleast_1d(np.asarray(v, dtype=float))
-  xi = _samples("xi", xi)
+  v_vec = np.atleast_1d(validation.check_finite_array("v", v, ndim=(0, 1)))
+  xi = _samples(xi_name, xi)
   if xi.shape[1] != v_vec.shape[0]:
-    raise ValueError(f"xi must have {v_vec.shape[0]} columns to match v, got "
-                     f"shape {xi.shape}")
+    raise ValueError(f"{xi_name} must have {v_vec.shape[0]} columns to match "
+                     f"v, got shape {xi.shape}")
   norm_v = np.linalg.norm(v_vec)
   if norm_v == 0:
     raise ValueError("v must be non-zero (its direction defines W_{v,c})")
@@ -73,8 +74,8 @@ def clipped_projection(v, xi, clip_norm) -> np.ndarray:
 def clipped_direction_wasserstein(v, xi_p, xi_q, clip_norm) -> float:
   r""":math:`W_{v,c}(p, q)` between empirical samples (any sizes), exactly."""
   return float(scipy.stats.wasserstein_distance(
-      clipped_projection(v, xi_p, clip_norm),
-      clipped_projection(v, xi_q, clip_norm)))
+      clipped_projection(v, xi_p, clip_norm, xi_name="xi_p"),
+      clipped_projection(v, xi_q, clip_norm, xi_name="xi_q")))
 
 
 def w1_lower_confidence_bound_1d(x, y, alpha: float = 0.05) -> float:
