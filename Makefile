@@ -40,9 +40,9 @@ docs: $(VENV)/.installed-docs
 	$(BIN)/mkdocs build --strict
 
 # No persistent XLA compilation cache here: tried, it halved a local re-run
-# of the CLI and Dask tests (160 s -> 88 s) but made a fresh clone's run
-# slower (the quick verify's thousands of small programs are written to
-# disk and rarely reused within one run).
+# of the CLI and Dask tests (160 s -> 88 s) but a fresh clone gains little
+# (cold: 160 s vs 155 s without), and the one fresh run with it was the
+# slowest yet (1755 s).
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
