@@ -280,9 +280,12 @@ def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
   :math:`m_0 > 0`); per step one fresh tangent gradient
   (:meth:`~boundlab.landscapes.SpikedTensor.tangent_gradient_sample`).
   Returns ``(tau, m_final)`` like :func:`tensor_pca_overlap_chain`. The
-  noise of a block is drawn in one call, (block, chains, d); a key made with
-  ``jax.random.key(seed, impl="rbg")`` draws it much faster on GPUs (same
-  law, different stream).
+  noise of a block is drawn in one call, (block, chains, d). A key made with
+  ``jax.random.key(seed, impl="rbg")`` draws the same law from another
+  stream; it is not established to be faster: the committed benchmark's
+  rbg row is also unrolled (8.9e7 vs 6.2e7 chain-steps/s for rolled
+  threefry, ``benchmarks/results/high_dimensional.json``), and an H200
+  re-run reported in issue 19 found rbg no faster than threefry.
   """
   eta = v.check_positive("learning_rate", learning_rate)
   chains = v.check_positive_int("num_chains", num_chains)
