@@ -337,19 +337,7 @@ def check_real_array(name: str, value, *, ndim: int | Sequence[int] | None = Non
 def check_finite_array(name: str, value, *, ndim: int | Sequence[int] | None = None,
                        min_len: int = 1) -> np.ndarray:
   """Converts to a float array, checking finiteness, rank and length."""
-  if isinstance(value, (str, bytes)) or value is None:
-    raise ValueError(f"{name} must be an array of real numbers, got "
-                     f"{type(value).__name__} {value!r}"[:200])
-  try:
-    arr = np.asarray(value, dtype=float)
-  except (TypeError, ValueError):
-    raise ValueError(f"{name} must be an array of real numbers, got "
-                     f"{type(value).__name__}") from None
-  if ndim is not None:
-    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if arr.ndim not in allowed:
-      raise ValueError(
-          f"{name} must have ndim in {allowed}, got shape {arr.shape}")
+  arr = check_real_array(name, value, ndim=ndim)
   if arr.ndim and arr.shape[0] < min_len:
     raise ValueError(
         f"{name} must have at least {min_len} entries along axis 0, got "
