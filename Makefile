@@ -44,7 +44,7 @@ docs: $(VENV)/.installed-docs
 # (cold: 160 s vs 155 s without), and the one fresh run with it was the
 # slowest yet (1755 s).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=25
 
 clean:
 	rm -rf out site docs/generated .pytest_cache

@@ -11,8 +11,10 @@
 * ``slow`` tests run only with ``BOUNDLAB_SLOW=1``; ``gpu`` tests only on a GPU.
 """
 
+import ast
 import os
 import shutil
+from pathlib import Path
 
 # Figures are files in the tests (before matplotlib is imported anywhere);
 # the notebook test clears it for its kernels, which must show plots inline.
@@ -51,14 +53,85 @@ def pytest_collection_modifyitems(config, items):
       item.add_marker(pytest.mark.skip(reason="slow: set BOUNDLAB_SLOW=1"))
     if "gpu" in item.keywords and not has_gpu:
       item.add_marker(pytest.mark.skip(reason="needs a GPU"))
-    # Under pytest-xdist (make test: -n 2 --dist loadgroup), every test that
-    # reads the one quick verify runs in one worker, so it runs once.
-    if "quick_run" in getattr(item, "fixturenames", ()):
-      item.add_marker(pytest.mark.xdist_group("quick_run"))
-  # That group first: it is the longest unit of work, so one worker starts
-  # it at once while the other takes everything else.
+  # The tests reading the one quick verify first: they are the longest unit
+  # of work, so one worker starts it at once while the other takes the rest.
   items.sort(key=lambda item: "quick_run" not in getattr(
       item, "fixturenames", ()))
+
+
+def _tests_needing(fixture: str, folder: Path = Path(__file__).parent):
+  """{(file, test name)} of the tests in ``folder`` that request
+  ``fixture``, directly or through fixtures of their module or of the
+  folder's conftest, read from the source (the xdist controller does not
+  collect)."""
+  def module_functions(path):
+    return {node.name: {a.arg for a in node.args.args}
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef)}
+
+  shared = (module_functions(folder / "conftest.py")
+            if (folder / "conftest.py").exists() else {})
+  needing = set()
+  for path in sorted(folder.glob("test_*.py")):
+    tree = ast.parse(path.read_text())
+    functions = dict(shared)           # name -> argument names
+    tests = []                         # (node id tail, name)
+    for node in tree.body:
+      if isinstance(node, ast.FunctionDef):
+        functions[node.name] = {a.arg for a in node.args.args}
+        if node.name.startswith("test"):
+          tests.append((node.name, node.name))
+      elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        for method in node.body:
+          if (isinstance(method, ast.FunctionDef)
+              and method.name.startswith("test")):
+            functions[f"{node.name}::{method.name}"] = {
+                a.arg for a in method.args.args}
+            tests.append((f"{node.name}::{method.name}",
+                          f"{node.name}::{method.name}"))
+
+    def needs(name, seen=()):
+      args = functions.get(name, set())
+      return fixture in args or any(
+          needs(arg, seen + (name,)) for arg in args
+          if arg in functions and arg not in seen)
+
+    rel = path.relative_to(folder.parent).as_posix()
+    needing.update((rel, tail) for tail, name in tests if needs(name))
+  return needing
+
+
+QUICK_RUN_TESTS = _tests_needing("quick_run")
+
+
+def quick_run_group(nodeid: str) -> str | None:
+  """"quick_run" for a test that reads the quick verify run, else None."""
+  file, _, rest = nodeid.partition("::")
+  return ("quick_run" if (file, rest.split("[", 1)[0]) in QUICK_RUN_TESTS
+          else None)
+
+
+try:
+  from xdist.scheduler import LoadScopeScheduling
+except ImportError:                  # pytest-xdist is a dev extra
+  LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+  class _QuickRunInOneWorker(LoadScopeScheduling):
+    """Load scheduling, except that every test reading the quick verify
+    run is one unit of work, so the run happens once. (pytest-xdist 3.8's
+    ``--dist loadgroup`` renames node ids through ``item._nodeid``, which
+    pytest 9.2 no longer reads: its groups silently stopped forming and
+    the 740 s quick verify ran in both workers.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+      return quick_run_group(nodeid) or nodeid
+
+  @pytest.hookimpl(optionalhook=True)
+  def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") in ("load", "loadgroup"):
+      return _QuickRunInOneWorker(config, log)
+    return None
 
 
 @pytest.fixture(scope="session")
