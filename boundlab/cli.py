@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run experiments on the Dask cluster at ADDRESS "
                    "(e.g. tcp://host:8786; see the docs for SLURM/PBS)")
+  cache = run.add_mutually_exclusive_group()
+  cache.add_argument("--compile-cache", default=None, type=Path,
+                     metavar="DIR",
+                     help="keep XLA's compiled programs in DIR (default "
+                     "$BOUNDLAB_COMPILE_CACHE, else <out>/xla-cache)")
+  cache.add_argument("--no-compile-cache", action="store_true",
+                     help="compile every program afresh")
   listing = sub.add_parser("list", help="list the claims", parents=[papers])
   listing.add_argument("pattern", nargs="?", metavar="REGEX",
                        help="claims whose id matches")
@@ -193,6 +200,17 @@ def _executor(args):
 
 
 def _run_and_report(claims, out: Path, args, *, force):
+  from boundlab.claims import compile_cache
+  out = _check_out(out)
+  # Set before the cluster starts (its worker processes inherit it), and
+  # restored afterwards for in-process callers.
+  with compile_cache.compilation_cache_at(
+      None if args.no_compile_cache else
+      args.compile_cache or compile_cache.default_directory(out)):
+    return _run_claims_and_write_report(claims, out, args, force=force)
+
+
+def _run_claims_and_write_report(claims, out: Path, args, *, force):
   from boundlab.claims import report as report_mod
   from boundlab.claims import runner
   if args.seed < 0:
