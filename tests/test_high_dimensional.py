@@ -12,9 +12,11 @@ from boundlab.algorithms.spherical_sgd import (online_step_size,
                                                single_index_overlap_chain,
                                                spherical_sgd,
                                                tensor_pca_online_sgd,
+                                               tensor_pca_online_step,
                                                tensor_pca_overlap_chain)
 from boundlab.landscapes.tensor_pca import (SpikedTensor, beta_from_lambda,
-                                            contract, lambda_from_samples)
+                                            contract, lambda_from_samples,
+                                            random_unit_vector)
 from boundlab.theory import hermite
 from boundlab.theory.phase_diagram import (collapse_score, fit_exponent,
                                            logistic_threshold,
@@ -88,6 +90,105 @@ def test_overlap_chain_and_o_d_sampler_match_materialized_simulation():
       num_chains=1000, max_steps=steps, threshold=1.0, block=steps)
   for sample in (np.asarray(chain), np.asarray(sampler)):
     assert scipy.stats.ks_2samp(reference, sample).pvalue > ALPHA / 2
+
+
+def _literal_step(model, eta, x, spikes, xi):
+  """The step as first written: x + eta g, then normalise (4 reductions)."""
+  x = x + eta * model.tangent_gradient_from_noise(x, spikes, xi)
+  x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
+  return x, jnp.sum(x * spikes, axis=1)
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_fused_online_step_equals_the_literal_step(order):
+  d, chains, steps, snr, eta = 24, 48, 300, 3.0, 0.06
+  model = SpikedTensor(d, order, snr)
+  k_v, k_x, k_xi = jax.random.split(jax.random.key(order), 3)
+  spikes = jax.random.normal(k_v, (chains, d))
+  spikes = spikes / jnp.linalg.norm(spikes, axis=1, keepdims=True)
+  # Random chains, from negative to large starting overlaps.
+  x0 = jax.random.normal(k_x, (chains, d)) + jnp.linspace(
+      -2, 6, chains)[:, None] * spikes
+  x0 = x0 / jnp.linalg.norm(x0, axis=1, keepdims=True)
+  noise = jax.random.normal(k_xi, (steps, chains, d))
+
+  def run(step):
+    # The whole path of iterates and recorded overlaps.
+    def body(x, xi):
+      x, m = step(x, xi)
+      return x, (x, m)
+    return jax.lax.scan(body, x0, noise)[1]
+
+  x_ref, m_ref = jax.jit(lambda: run(
+      lambda x, xi: _literal_step(model, eta, x, spikes, xi)))()
+  x_new, m_new = jax.jit(lambda: run(
+      lambda x, xi: tensor_pca_online_step(
+          x, spikes, xi, snr=snr, order=order, learning_rate=eta,
+          spike_norm2=jnp.sum(spikes * spikes, axis=1))))()
+  assert m_ref.dtype == jnp.float64
+  # The chains move: overlaps spread over a wide range along the run.
+  assert float(jnp.max(m_ref)) > 0.9 and float(jnp.min(m_ref)) < 0.0
+  np.testing.assert_allclose(x_new, x_ref, rtol=0, atol=1e-12)
+  np.testing.assert_allclose(m_new, m_ref, rtol=0, atol=1e-12)
+  # The recorded overlap is <x_new, v> of the returned iterate, which stays
+  # unit: the measured norm enters each step, so rounding does not drift.
+  np.testing.assert_allclose(m_new, jnp.sum(x_new * spikes[None], -1),
+                             atol=1e-12)
+  np.testing.assert_allclose(jnp.linalg.norm(x_new, axis=-1), 1, atol=1e-12)
+  # A non-unit iterate is treated as its direction u = x / ||x||.
+  scaled, m_scaled = tensor_pca_online_step(
+      2.5 * x0, spikes, noise[0], snr=snr, order=order, learning_rate=eta)
+  unit, m_unit = _literal_step(model, eta, x0, spikes, noise[0])
+  np.testing.assert_allclose(scaled, unit, atol=1e-12)
+  np.testing.assert_allclose(m_scaled, m_unit, atol=1e-12)
+
+
+def _reference_first_passage(key, model, eta, chains, max_steps, block,
+                             threshold):
+  """tensor_pca_online_sgd written out: the same keys and noise, the literal
+  step, a Python loop over blocks and steps."""
+  k_spike, k_start, k_run = jax.random.split(key, 3)
+  spikes = jax.vmap(model.spike)(jax.random.split(k_spike, chains))
+  x = jax.vmap(lambda k: random_unit_vector(k, model.dim))(
+      jax.random.split(k_start, chains))
+  x = x * jnp.sign(jnp.sum(x * spikes, axis=1, keepdims=True))
+  step = jax.jit(lambda x, xi: _literal_step(model, eta, x, spikes, xi))
+  tau = np.full(chains, -1)
+  t, key = 0, k_run
+  for _ in range(-(-max_steps // block)):
+    if np.all(tau >= 0):
+      break
+    key, sub = jax.random.split(key)
+    noise = jax.random.normal(sub, (block, chains, model.dim))
+    for xi in noise:
+      x, m = step(x, xi)
+      t += 1
+      hit = (np.asarray(m) >= threshold) & (tau < 0) & (t <= max_steps)
+      tau[hit] = t
+  return tau, np.asarray(jnp.sum(x * spikes, axis=1))
+
+
+@pytest.mark.parametrize("order,max_steps,block,unroll,all_pass",
+                         [(3, 250, 32, 1, True), (2, 400, 64, 4, False)])
+def test_online_sgd_equals_a_reference_loop(order, max_steps, block, unroll,
+                                            all_pass):
+  d, chains, snr, eta, threshold = 16, 40, 3.0, 0.05, 0.6
+  model = SpikedTensor(d, order, snr)
+  key = jax.random.key(11 + order)
+  tau, m_final = tensor_pca_online_sgd(
+      key, model, learning_rate=eta, num_chains=chains, max_steps=max_steps,
+      threshold=threshold, block=block, unroll=unroll)
+  ref_tau, ref_m = _reference_first_passage(key, model, eta, chains,
+                                            max_steps, block, threshold)
+  np.testing.assert_array_equal(np.asarray(tau), ref_tau)
+  np.testing.assert_allclose(np.asarray(m_final), ref_m, rtol=0, atol=1e-11)
+  # Both stopping rules are exercised: every chain passed (the loop stops
+  # after the block where the last one did), or the budget ran out (400
+  # steps in blocks of 64: the last block runs past it) with chains at -1.
+  assert np.all(ref_tau >= 1) == all_pass and np.any(ref_tau >= 1)
+  assert np.all(ref_tau <= max_steps)
+  if all_pass:
+    assert ref_tau.max() < max_steps - block
 
 
 def test_single_index_chain_matches_a_direct_simulation():

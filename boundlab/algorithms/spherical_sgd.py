@@ -14,7 +14,8 @@ literal to the fastest:
 * :func:`spherical_sgd` -- an optax transformation, for any loss and sampler
   (used with materialized tensors in the tests);
 * :func:`tensor_pca_online_sgd` -- O(d) per step with the exact Gaussian law
-  of the tangent gradient (:class:`~boundlab.landscapes.SpikedTensor`);
+  of the tangent gradient (:class:`~boundlab.landscapes.SpikedTensor`), one
+  fused reduction pass per step (:func:`tensor_pca_online_step`);
 * :func:`tensor_pca_overlap_chain`, :func:`single_index_overlap_chain` --
   O(1) per step: the overlap :math:`m = \langle x, v\rangle` alone is a
   Markov chain (shared references, section 6(b) [D]). With
@@ -270,6 +271,102 @@ def single_index_overlap_chain(key, *, dim: int, link: Callable,
                         max_steps=max_steps, block=block, threshold=threshold)
 
 
+def _row_sums(*products):
+  """Sums of each (..., d) array over its last axis, as ONE reduction.
+
+  A variadic ``lax.reduce``, so that XLA can emit one kernel that reads each
+  element of the operands once and accumulates every sum (rather than one
+  latency-bound reduction kernel per sum). On an H200 (jax 0.11.2) the
+  compiled step is one five-output reduction fusion, one small per-chain
+  fusion for the coefficients and one elementwise update.
+  """
+  zero = jnp.zeros((), products[0].dtype)
+  return jax.lax.reduce(
+      products, (zero,) * len(products),
+      lambda a, b: tuple(p + q for p, q in zip(a, b)),
+      (products[0].ndim - 1,))
+
+
+def tensor_pca_online_step(x, spikes, xi, *, snr: float, order: int,
+                           learning_rate: float, spike_norm2=1.0):
+  r"""One spherical online-SGD step on order-k tensor PCA, one reduction pass.
+
+  The step of :func:`tensor_pca_online_sgd`: for a batch x of (nearly) unit
+  rows with spikes v and noise :math:`\xi \sim N(0, I_d)` (all (chains, d)),
+  it returns ``(x_new, m_new)``, the normalised step
+
+  .. math::
+    x_{\rm new} = \frac{u + \eta\, g}{\|u + \eta\, g\|}, \quad
+    u = \frac{x}{\|x\|}, \quad
+    g = D - \langle D, u\rangle u, \quad
+    D = a v + s\xi, \quad a = \lambda k m^{k-1}, \quad s = \sqrt k,
+
+  (g is :meth:`~boundlab.landscapes.SpikedTensor.tangent_gradient_from_noise`
+  at u) and the overlap :math:`m_{\rm new} = \langle x_{\rm new}, v\rangle`,
+  with no reduction after the update. All the inner products it needs come
+  from one multi-output reduction over (x, v, xi):
+
+  .. math::
+    n_2 = \langle x, x\rangle, \; m_v = \langle x, v\rangle, \;
+    x_v = \langle \xi, v\rangle, \; x_x = \langle \xi, x\rangle, \;
+    x_{\xi\xi} = \langle \xi, \xi\rangle;
+
+  then, with :math:`q = \langle v, v\rangle` (``spike_norm2``, 1 for a unit
+  spike, constant along the run),
+
+  .. math::
+    m = \frac{m_v}{\sqrt{n_2}}, \quad
+    c = \langle D, u\rangle = a m + \frac{s\, x_x}{\sqrt{n_2}}, \quad
+    \|D\|^2 = a^2 q + 2 a s\, x_v + s^2 x_{\xi\xi},
+
+  and since :math:`g \perp u`, :math:`\|u + \eta g\|^2 = 1 + \eta^2
+  (\|D\|^2 - c^2)`, so
+
+  .. math::
+    x_{\rm new} = \frac{\frac{1 - \eta c}{\sqrt{n_2}}\, x + \eta a\, v +
+    \eta s\, \xi}{\sqrt{1 + \eta^2(\|D\|^2 - c^2)}}, \qquad
+    m_{\rm new} = \frac{m + \eta(a q + s\, x_v - c\, m)}
+    {\sqrt{1 + \eta^2(\|D\|^2 - c^2)}}.
+
+  Using the measured :math:`n_2` (not 1) each step makes the recursion
+  self-correcting: rounding in the norm does not accumulate.
+
+  Args:
+    x: (..., d) current iterates (unit up to rounding).
+    spikes: (..., d) spikes v.
+    xi: (..., d) standard normal noise.
+    snr: lambda.
+    order: k >= 2 (a Python int).
+    learning_rate: eta.
+    spike_norm2: :math:`\langle v, v\rangle`, shape (...) or a scalar.
+
+  Returns:
+    ``(x_new, m_new)`` of shapes (..., d) and (...).
+  """
+  k = order
+  s = math.sqrt(k)
+  eta = learning_rate
+  # One pass over (x, v, xi): every inner product of the step.
+  n2, mv, xv, xx, xixi = _row_sums(x * x, x * spikes, xi * spikes, xi * x,
+                                   xi * xi)
+  r = jax.lax.rsqrt(n2)                     # 1 / ||x||
+  m = mv * r                                # <u, v>
+  a = snr * k * m ** (k - 1)                # D = a v + s xi
+  c = a * m + s * xx * r                    # <D, u>
+  d2 = a * a * spike_norm2 + 2 * a * s * xv + k * xixi      # ||D||^2
+  # ||u + eta g||^2 = 1 + eta^2 ||g||^2, ||g||^2 = ||D||^2 - c^2 >= 0.
+  inv = jax.lax.rsqrt(1 + eta * eta * jnp.maximum(d2 - c * c, 0.0))
+  # x_new = [(1 - eta c) u + eta a v + eta s xi] / ||u + eta g||.
+  coef_x = (1 - eta * c) * r * inv
+  coef_v = eta * a * inv
+  coef_xi = eta * s * inv
+  x_new = (coef_x[..., None] * x + coef_v[..., None] * spikes
+           + coef_xi[..., None] * xi)
+  # <x_new, v> = (m + eta (<D, v> - c m)) / ||u + eta g||.
+  m_new = (m + eta * (a * spike_norm2 + s * xv - c * m)) * inv
+  return x_new, m_new
+
+
 def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
                           num_chains: int, max_steps: int,
                           threshold: float = 0.5, block: int = 64,
@@ -278,14 +375,33 @@ def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
 
   Each chain has its own spike v and start (uniform, flipped so that
   :math:`m_0 > 0`); per step one fresh tangent gradient
-  (:meth:`~boundlab.landscapes.SpikedTensor.tangent_gradient_sample`).
+  (:meth:`~boundlab.landscapes.SpikedTensor.tangent_gradient_sample`), the
+  step computed by :func:`tensor_pca_online_step`: one fused multi-output
+  reduction over (x, v, xi) per step, then x is updated as a per-chain
+  linear combination of x, v and xi, and the recorded overlap comes from
+  the same inner products. The law (and, for a given key, the noise) is
+  that of the literal step :math:`x \leftarrow (x + \eta g)/\|x + \eta
+  g\|` with :math:`g` =
+  :meth:`~boundlab.landscapes.SpikedTensor.tangent_gradient_from_noise`;
+  the results differ from it only by rounding.
+
   Returns ``(tau, m_final)`` like :func:`tensor_pca_overlap_chain`. The
-  noise of a block is drawn in one call, (block, chains, d). A key made with
-  ``jax.random.key(seed, impl="rbg")`` draws the same law from another
-  stream; it is not established to be faster: the committed benchmark's
-  rbg row is also unrolled (8.9e7 vs 6.2e7 chain-steps/s for rolled
-  threefry, ``benchmarks/results/high_dimensional.json``), and an H200
-  re-run reported in issue 19 found rbg no faster than threefry.
+  noise of a block is drawn in one call, (block, chains, d).
+
+  ``unroll`` is that of the block's ``lax.scan`` (results do not depend on
+  it); on one H200 (d = 512, 1024 chains, ``benchmarks/high_dimensional.py``,
+  jax 0.11.2, two runs) ``unroll=10`` gave 1.0e8 chain-steps/s against
+  8.1e7 rolled; this fused step was 1.27x the literal one rolled and
+  1.02-1.04x unrolled, where XLA already fuses most of the literal step.
+
+  A key made with ``jax.random.key(seed, impl="rbg")`` draws the same law
+  from another stream; it was not found faster. The committed H100 result
+  (``benchmarks/results/high_dimensional.json``) has 8.9e7 chain-steps/s
+  for rbg against 6.2e7 for threefry, but its rbg row was unrolled
+  (unroll=10) and its threefry row rolled, so it does not separate the
+  two. With both PRNGs at the same unroll (the same H200 runs, d = 512),
+  rbg was 3-4% slower than threefry at 1024 to 8192 chains, with unroll 1
+  and 10, and within 3% either way at 256 chains.
   """
   eta = v.check_positive("learning_rate", learning_rate)
   chains = v.check_positive_int("num_chains", num_chains)
@@ -294,17 +410,20 @@ def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
   block = v.check_positive_int("block", min(block, max_steps))
   k_spike, k_start, k_run = jax.random.split(key, 3)
   spikes = jax.vmap(model.spike)(jax.random.split(k_spike, chains))
+  # <v, v> (1 up to rounding) once, so that the step needs no sum over v*v.
+  spike_norm2 = jnp.sum(spikes * spikes, axis=1)
   x0 = jax.vmap(lambda k: random_unit_vector(k, model.dim))(
       jax.random.split(k_start, chains))
   x0 = x0 * jnp.sign(jnp.sum(x0 * spikes, axis=1, keepdims=True))
 
   def step_block(key, x):
+    # The same draw as ever: one (block, chains, d) array per block key.
     noise = jax.random.normal(key, (block,) + x.shape, x.dtype)
 
     def step(x, xi):
-      x = x + eta * model.tangent_gradient_from_noise(x, spikes, xi)
-      x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
-      return x, jnp.sum(x * spikes, axis=1)
+      return tensor_pca_online_step(
+          x, spikes, xi, snr=model.snr, order=model.order,
+          learning_rate=eta, spike_norm2=spike_norm2)
 
     x, path = jax.lax.scan(step, x, noise, unroll=unroll)
     return path, x
@@ -312,7 +431,7 @@ def tensor_pca_online_sgd(key, model: SpikedTensor, *, learning_rate: float,
   tau, x = _first_passage(step_block, x0, k_run, num_chains=chains,
                           max_steps=max_steps, block=block,
                           threshold=threshold)
-  return tau, jnp.sum(x * spikes, axis=1)
+  return tau, jnp.sum(x * spikes, axis=1) / jnp.linalg.norm(x, axis=1)
 
 
 def smoothed_polynomial_link(coefficients, dim: int, smoothing: float):
