@@ -190,6 +190,21 @@ def _samples(n=8, k=None):
 
 
 _RATE = ["0.0", "-0.1", "1.5", "nan", "'1'"]   # (0, 1], None = full batch
+# Extra matvec arguments: a tuple (or list) of arrays.
+_BAD_ARGS = ["3", "'abc'", "None", "('abc',)"]
+# Labels of a batch of 4 with 2 classes.
+_BAD_LABELS = ["None", "'abc'", "[0, 1]", "[5, 5, 5, 5]",
+               "[0.5, 0.5, 0.5, 0.5]"]
+_BAD_MLP_PARAMS = ["None", "3", "[]", "'abc'", "[{'w': 1.0}]",
+                   "[{'w': [[1.0]], 'b': [1.0]}]"]
+_BAD_MLP_INPUTS = ["None", "'abc'", "[1.0, 2.0, 3.0]", "[[nan, 1.0, 1.0]]"]
+
+
+def _mlp_kwargs():
+  """A one-layer MLP on 3 features, 2 classes, batch 4."""
+  return {"params": [{"w": _ones(3, 2), "b": _ones(2)}],
+          "inputs": _ones(4, 3), "targets": _np().array([0, 1, 0, 1])}
+
 
 # --- the specs ---------------------------------------------------------------
 
@@ -543,27 +558,64 @@ SPECS: dict[str, Spec] = {
         lambda: {"matvec": matvec, "dim": 3, "num_probes": 4},
         {"matvec": "callable", "dim": "size",
          "num_probes": ["1", "0", "-1", "1.5", "None", "10**15"],
-         "key": "key", "alpha": "unit_open"}),
+         "key": "key", "alpha": "unit_open", "args": _BAD_ARGS,
+         "probe_dtype": "choice"}),
+    T + "ggn_hutchinson_trace": Spec(
+        lambda: {"predict": lambda p, x: x @ p, "params": _ones(3, 2),
+                 "inputs": _ones(4, 3), "targets": _np().array([0, 1, 0, 1]),
+                 "num_probes": 4, "key": key()},
+        {"predict": "callable",
+         "params": ["None", "'abc'", "{}"],
+         "inputs": ["None", "'abc'", "{}"],
+         "targets": _BAD_LABELS[1:],          # None: no targets, allowed
+         "num_probes": ["1", "0", "-1", "1.5", "None", "10**15"],
+         "key": ["None", *KINDS["key"]], "alpha": "unit_open",
+         "loss": "choice", "probe_dtype": "choice"}),
     T + "hutchinson_diagonal": Spec(
         lambda: {"matvec": matvec, "dim": 3, "num_probes": 4},
         {"matvec": "callable", "dim": "size",
          "num_probes": ["1", "0", "-1", "1.5", "None", "10**15"],
-         "key": "key", "batch_size": ["0", "-1", "1.5", "'3'"]}),
+         "key": "key", "batch_size": ["0", "-1", "1.5", "'3'"],
+         "args": _BAD_ARGS}),
     T + "lanczos_tridiagonal": Spec(
         lambda: {"matvec": matvec, "start": _jnp().ones(3), "num_iters": 2},
         {"matvec": "callable", "start": ["[nan, 1.0]", "None", "'abc'",
                                          "[0.0, 0.0]"],
-         "num_iters": ["0", "-1", "1.5", "4", "None"]}),
+         "num_iters": ["0", "-1", "1.5", "4", "None"], "args": _BAD_ARGS}),
     T + "spectral_density": Spec(
         lambda: {"matvec": matvec, "dim": 4, "num_iters": 2,
                  "num_probes": 2},
         {"matvec": "callable", "dim": "size",
          "num_iters": ["0", "-1", "1.5", "5", "None"],
-         "num_probes": "size", "key": "key"}),
+         "num_probes": "size", "key": "key", "args": _BAD_ARGS}),
     T + "top_eigenvalues": Spec(
         lambda: {"matvec": matvec, "dim": 4, "k": 1, "num_iters": 3},
         {"matvec": "callable", "dim": "size", "k": "positive_int",
-         "num_iters": ["0", "-1", "1.5", "5"], "key": "key"}),
+         "num_iters": ["0", "-1", "1.5", "5"], "key": "key",
+         "args": _BAD_ARGS}),
+    T + "lanczos_top_eigenvalue": Spec(
+        lambda: {"matvec": matvec, "dim": 4, "num_iters": 3, "key": key()},
+        {"matvec": "callable", "dim": "size",
+         "num_iters": ["0", "-1", "1.5", "5", "None"],
+         "key": ["None", *KINDS["key"]], "args": _BAD_ARGS,
+         "probe_dtype": "choice"}),
+    T + "exact_trace": Spec(
+        lambda: _mlp_kwargs(),
+        {"params": _BAD_MLP_PARAMS, "inputs": _BAD_MLP_INPUTS,
+         "targets": _BAD_LABELS,
+         "activation": ["'tanh'", "'gelu'", "None", "3"], "loss": "choice",
+         "negative_slope": "finite"}),
+    T + "mlp_loss": Spec(
+        lambda: _mlp_kwargs(),
+        {"params": _BAD_MLP_PARAMS, "inputs": _BAD_MLP_INPUTS,
+         "targets": _BAD_LABELS,
+         "activation": ["'softplus'", "None", "3"], "loss": "choice",
+         "negative_slope": "finite"}),
+    T + "mlp_outputs": Spec(
+        lambda: {k: a for k, a in _mlp_kwargs().items() if k != "targets"},
+        {"params": _BAD_MLP_PARAMS, "inputs": _BAD_MLP_INPUTS,
+         "activation": ["'softplus'", "None", "3"],
+         "negative_slope": "finite"}),
     T + "best_local_loss_change": Spec(
         lambda: {"loss_fn": square_loss, "params": _jnp().ones(3),
                  "direction": _jnp().ones(3)},
@@ -839,6 +891,7 @@ EXEMPT = {
     A + "EF21State": "state built by ef21_init",
     T + "DiagonalEstimate": "record returned by hutchinson_diagonal",
     T + "TraceEstimate": "record returned by hutchinson_trace",
+    T + "EigenvalueEstimate": "record returned by lanczos_top_eigenvalue",
     C + "Verdict": "record returned by the runner and assert_bound",
     C + "Outcome": "enum",
     C + "Relation": "enum",

@@ -6,13 +6,17 @@ from boundlab.theory.clipping_bias import (clipped_fixed_point,
                                            expected_clipped_gradient,
                                            symmetric_descent_measure,
                                            symmetrization_bias_terms)
+from boundlab.theory.exact_trace import exact_trace, mlp_loss, mlp_outputs
 from boundlab.theory.hessian import (dense_hessian, flat_hvp, hvp,
                                      per_example_hessians,
                                      top_eigenvalue_dense)
 from boundlab.theory.hutchinson import (DiagonalEstimate, TraceEstimate,
+                                        ggn_hutchinson_trace,
                                         hutchinson_diagonal, hutchinson_trace)
 from boundlab.theory.linear_probe import linear_probe_accuracy
-from boundlab.theory.lanczos import (lanczos_tridiagonal, spectral_density,
+from boundlab.theory.lanczos import (EigenvalueEstimate,
+                                     lanczos_top_eigenvalue,
+                                     lanczos_tridiagonal, spectral_density,
                                      top_eigenvalues)
 from boundlab.theory.sharpness import (best_local_loss_change,
                                        directional_sharpness, sharpness)
@@ -42,4 +46,6 @@ __all__ = [
     "simultaneous_mean_cis", "norm_of_mean_ci",
     "slope_ci", "accuracy_resolution", "selection_split", "nan_last_argmin", "abs_interval", "range_interval",  "assignment_transport_cost", "clipped_direction_wasserstein",
     "clipped_projection", "w1_lower_confidence_bound_1d", "wasserstein_1",
+    "exact_trace", "mlp_loss", "mlp_outputs", "ggn_hutchinson_trace",
+    "EigenvalueEstimate", "lanczos_top_eigenvalue",
 ]

@@ -8,6 +8,7 @@ small problems and serve as the oracle in tests.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -45,17 +46,79 @@ def hvp(loss_fn: Callable, params, vector, *args):
   return jax.jvp(lambda p: jax.grad(loss_fn)(p, *args), (params,), (vector,))[1]
 
 
-def flat_hvp(loss_fn: Callable, params, *args):
-  """(matvec, dim): the Hessian as a linear map on flat vectors of length dim.
+@jax.jit
+def _apply_linear(linear, x):
+  """``linear(x)`` for a linearisation returned by a jitted ``jax.linearize``
+  (a ``jax.tree_util.Partial`` whose leaves are the residual arrays): the
+  residuals enter this jit as arguments, not as constants."""
+  return linear(x)
 
-  ``jax.linearize`` evaluates the gradient once; each matvec then costs one
-  forward-mode pass (the map is jitted, so repeated calls do not retrace).
+
+@jax.tree_util.register_pytree_node_class
+class HessianMatvec:
+  """The Hessian at a point as a linear map on flat vectors (from
+  :func:`flat_hvp`).
+
+  A pytree whose leaves are the residual arrays of the linearisation and
+  whose static part is the linearised program, so a ``jax.jit`` that takes
+  it as an argument (as :func:`boundlab.theory.hutchinson_trace` and the
+  Lanczos routines do) receives the residuals as arguments, not as
+  compile-time constants. Calling it with a vector of another float dtype
+  casts the vector to the linearisation's dtype; a half-precision vector is
+  refused, since the residuals were computed at that dtype when it was
+  linearised (for a bfloat16 evaluation, pass params and data through
+  ``args`` of a matvec ``matvec(v, *args)`` instead).
+  """
+
+  def __init__(self, linear, dtype):
+    self.linear = linear
+    self.dtype = jnp.dtype(dtype)
+
+  def __call__(self, x):
+    x = jnp.asarray(x)
+    if (jnp.issubdtype(x.dtype, jnp.floating)
+        and jnp.finfo(x.dtype).bits < min(32, jnp.finfo(self.dtype).bits)):
+      raise ValueError(
+          f"vector must have dtype {self.dtype} (flat_hvp linearised the "
+          f"gradient at params' dtype), got {x.dtype}: probe_dtype "
+          "'bfloat16' needs the params and data in args (args=(flat_params, "
+          "*data) with matvec(v, flat_params, *data) the HVP there, e.g. "
+          "jax.jvp of jax.grad), not a flat_hvp matvec")
+    return _apply_linear(self.linear, x.astype(self.dtype))
+
+  def tree_flatten(self):
+    return (self.linear,), self.dtype
+
+  @classmethod
+  def tree_unflatten(cls, dtype, children):
+    return cls(children[0], dtype)
+
+
+def _linearized_gradient(loss_fn, unravel, flat, *args):
+  grad_flat = lambda x: ravel_pytree(jax.grad(loss_fn)(unravel(x), *args))[0]
+  return jax.linearize(grad_flat, flat)[1]
+
+
+def flat_hvp(loss_fn: Callable, params, *args):
+  r"""(matvec, dim): the Hessian as a linear map on flat vectors of length dim.
+
+  The gradient is linearised once, inside one ``jax.jit`` whose arguments
+  are the flat parameters and ``args``; each matvec then costs one
+  forward-mode pass through the linearised gradient,
+  :math:`v \mapsto \nabla^2 L(\theta)\, v`. The matvec is a
+  :class:`HessianMatvec`: a pytree whose leaves are the residual arrays, so
+  the residuals are arguments of every jit it runs in (its own, and those
+  of :func:`boundlab.theory.hutchinson_trace` and the Lanczos routines),
+  never constants baked into the program (which at realistic sizes cost
+  compiles of tens of seconds). Repeated matvecs reuse one compiled program.
+  Data that ``loss_fn`` closes over (instead of taking in ``args``) is a
+  constant of the linearisation's one compile.
   """
   v.check_callable("loss_fn", loss_fn)
   flat, unravel = ravel_pytree(params)
-  grad_flat = lambda x: ravel_pytree(jax.grad(loss_fn)(unravel(x), *args))[0]
-  _, matvec = jax.linearize(grad_flat, flat)
-  return jax.jit(matvec), flat.shape[0]
+  linear = jax.jit(functools.partial(_linearized_gradient, loss_fn, unravel))(
+      flat, *args)
+  return HessianMatvec(linear, flat.dtype), flat.shape[0]
 
 
 def dense_hessian(loss_fn: Callable, params, *args) -> jax.Array:
