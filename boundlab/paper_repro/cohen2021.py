@@ -67,7 +67,9 @@ def _evaluate(config, records, alpha):
   return Evaluation(measured=ci[1], ci=ci, tables=tables, notes=(
       f"{config['method']}, momentum {config['momentum']:g}: sharpness of "
       "the limit / maximum stable sharpness over converged runs (loss < "
-      f"{config['converged_loss']:g}); interval = range over runs. {rows}."))
+      f"{config['converged_loss']:g}); interval = range over runs. {rows}. "
+      "Sharpness: the dense Hessian's top eigenvalue (exact; the toy has two "
+      "parameters)."))
 
 
 def _plot(config, records, evaluation):
@@ -179,6 +181,13 @@ def _eos_evaluate(statistic):
                 for r in reached] if statistic == "closed" else
                [f"{f:.3f}" for f in values["in_band"].mean(0)])
     intervals = "t-CI over seeds, Bonferroni over step sizes"
+    # Which curvature estimator, and what kind of number it gives.
+    estimator = (
+        f"lambda_max by Lanczos with min({config['lanczos_iters']}, dim) "
+        "iterations (theory.sharpness): exact for the Chebyshev model, whose "
+        "dimension is below the iteration count, and a Ritz value (a lower "
+        "bound on lambda_max) for the deep linear net, where a dense "
+        "Hessian would need O(dim^2) memory")
     return Evaluation(measured=measured, ci=ci, notes=(
         "Fraction of the gap between the initial sharpness and 2/eta closed "
         f"by full-batch GD (max over the run), {intervals}; worst eta = "
@@ -187,7 +196,8 @@ def _eos_evaluate(statistic):
         f"{config['record_every']} steps, Lanczos, {config['lanczos_iters']} "
         f"iterations) after sharpness first reaches {low:g} x 2/eta that lie "
         f"in [{low:g}, {high:g}] x 2/eta; {intervals}. Per eta") + ": "
-        + ", ".join(f"eta={eta:g}: {x}" for eta, x in zip(etas, per_eta)) + ".")
+        + ", ".join(f"eta={eta:g}: {x}" for eta, x in zip(etas, per_eta))
+        + f". Sharpness: {estimator}.")
   return evaluate
 
 

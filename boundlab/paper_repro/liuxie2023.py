@@ -150,7 +150,9 @@ def _evaluate(config, records, alpha, claim):
         f"(training loss <= {np.max(trajectory['loss']):.2g}); median Tr H "
         f"{trace_drift}; raw iterates' clean loss: median "
         f"{np.median(trajectory['raw_loss'][:, 1:]):.2g}. Downstream probe "
-        f"accuracy along it: median {acc_drift}.")
+        f"accuracy along it: median {acc_drift}. Tr H: the trace of the "
+        f"dense Hessian (exact; {2 * config['dim']} parameters, where it is "
+        "cheaper than any Monte Carlo estimate).")
   elif claim == "training_past_convergence_improves_transfer":
     values, notes = acc[:, -1] - acc[:, 0], (
         f"Downstream probe accuracy at the end minus the start of "
