@@ -653,7 +653,8 @@ SPECS: dict[str, Spec] = {
     T + "sharpness": Spec(
         lambda: {"loss_fn": square_loss, "params": _jnp().ones(3),
                  "num_iters": 2},
-        {"loss_fn": "callable", "num_iters": "positive_int"}),
+        {"loss_fn": "callable", "num_iters": "positive_int",
+         "args": ["3", "'abc'"]}),
     T + "clipped_inner_products": Spec(
         lambda: {"v": _np().ones(2), "xi": _samples(4, 2), "clip_norm": 1.0},
         {"v": "finite_vector", "xi": ["[[nan, 1.0]]", "None", "'abc'"],

@@ -415,3 +415,15 @@ def test_a_plain_matvec_compiles_once_across_calls():
   del matvec
   gc.collect()
   assert ref() is None
+
+
+def test_sharpness_takes_data_as_arguments():
+  matrix = jnp.diag(jnp.array([3.0, 1.0, 0.5]))
+  closed = lambda p: 0.5 * p @ matrix @ p
+  open_ = lambda p, m: 0.5 * p @ m @ p
+  p = jnp.ones(3)
+  assert float(theory.sharpness(closed, p)) == pytest.approx(3.0)
+  assert float(theory.sharpness(open_, p, args=(matrix,))) == pytest.approx(
+      3.0)
+  with pytest.raises(ValueError, match="args"):
+    theory.sharpness(open_, p, args=matrix)

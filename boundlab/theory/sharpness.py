@@ -37,11 +37,17 @@ def _check_direction(direction, params):
   return direction
 
 
-def sharpness(loss_fn: Callable, params, num_iters: int = 20):
-  """lambda_max of the Hessian of ``loss_fn`` at ``params`` by Lanczos from
-  the all-ones start (``num_iters`` iterations, at most the dimension)."""
+def sharpness(loss_fn: Callable, params, num_iters: int = 20, *, args=()):
+  """lambda_max of the Hessian of ``loss_fn(params, *args)`` at ``params``
+  by Lanczos from the all-ones start (``num_iters`` iterations, at most the
+  dimension): a Ritz value, exact when the dimension is at most
+  ``num_iters`` and otherwise a lower bound. Data passed in ``args`` are
+  arguments of the compiled programs, not constants baked into them."""
   num_iters = v.check_positive_int("num_iters", num_iters)
-  matvec, dim = flat_hvp(loss_fn, params)
+  if not isinstance(args, (tuple, list)):
+    raise ValueError("args must be a tuple of loss_fn's extra arguments, "
+                     f"got {type(args).__name__}")
+  matvec, dim = flat_hvp(loss_fn, params, *args)
   return top_eigenvalues(matvec, dim, num_iters=min(num_iters, dim),
                          start=jnp.ones((dim,)))[0]
 
