@@ -23,7 +23,7 @@ def _params(key):
                      "b": jax.random.normal(k3, (2,))}}
 
 
-# Every new shape recompiles: 25 shapes keep this test at a few seconds.
+# Every new shape recompiles (one program per shape): 25 shapes.
 @settings(max_examples=25)
 @given(b=st.integers(1, 4), t=st.integers(1, 5), d=st.integers(1, 6),
        p=st.integers(1, 6), seed=st.integers(0, 1000))
@@ -34,6 +34,18 @@ def test_ghost_norm_equals_the_per_example_gradient_norm(b, t, d, p, seed):
   targets = jax.random.normal(key_y, (b, t, p))
   bias = jnp.zeros(p)
 
+  direct_w, direct_b, ghost, materialized, dense, bias_norms = (
+      _ghost_norm_cases(inputs, weight, bias, targets))
+  np.testing.assert_allclose(ghost, direct_w, rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(materialized, direct_w, rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(dense, direct_w, rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(bias_norms, direct_b, rtol=1e-10, atol=1e-12)
+
+
+# One compiled program per shape for the reference and all four norms
+# (run eagerly, each of their operations compiled separately per shape).
+@jax.jit
+def _ghost_norm_cases(inputs, weight, bias, targets):
   def loss(params, x, y):        # one example: a sequence of T positions
     out = x @ params["w"].T + params["b"][None, :]
     return 0.5 * jnp.sum((out - y) ** 2)
@@ -41,17 +53,12 @@ def test_ghost_norm_equals_the_per_example_gradient_norm(b, t, d, p, seed):
   grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(
       {"w": weight, "b": bias}, inputs, targets)
   output_grads = inputs @ weight.T + bias[None, None, :] - targets
-  direct_w = jnp.sum(grads["w"] ** 2, axis=(1, 2))
-  np.testing.assert_allclose(ghost_weight_norms_squared(inputs, output_grads),
-                             direct_w, rtol=1e-10, atol=1e-12)
-  np.testing.assert_allclose(
-      materialized_weight_norms_squared(inputs, output_grads), direct_w,
-      rtol=1e-10, atol=1e-12)
-  np.testing.assert_allclose(dense_norms_squared(inputs, output_grads),
-                             direct_w, rtol=1e-10, atol=1e-12)
-  np.testing.assert_allclose(bias_norms_squared(output_grads),
-                             jnp.sum(grads["b"] ** 2, axis=1), rtol=1e-10,
-                             atol=1e-12)
+  return (jnp.sum(grads["w"] ** 2, axis=(1, 2)),
+          jnp.sum(grads["b"] ** 2, axis=1),
+          ghost_weight_norms_squared(inputs, output_grads),
+          materialized_weight_norms_squared(inputs, output_grads),
+          dense_norms_squared(inputs, output_grads),
+          bias_norms_squared(output_grads))
 
 
 def test_ghost_norm_without_sequence_axis_is_goodfellow():
