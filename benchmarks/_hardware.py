@@ -35,11 +35,9 @@ _H100_SXM = {
 # 989 teraFLOPS and BF16 Tensor Core 1,979 teraFLOPS "with sparsity", so
 # dense TF32 494.7e12 and BF16 989.5e12 (the same compute as the H100 SXM).
 _H200_SXM = {
+    **_H100_SXM,                      # the same compute figures
     "name": "NVIDIA H200 SXM 141GB",
     "hbm_bytes_per_s": 4.8e12,
-    "fp32_flops_per_s": 67e12,
-    "tf32_flops_per_s": 494.7e12,     # dense (989e12 with 2:4 sparsity)
-    "bf16_flops_per_s": 989.5e12,     # dense (1979e12 with 2:4 sparsity)
     "source": "NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column "
               "(https://www.nvidia.com/en-us/data-center/h200/); tensor-core "
               "numbers dense (datasheet's sparsity figures / 2)",
