@@ -144,27 +144,32 @@ def _probes_for_1pct(samples, reference) -> int:
   return n
 
 
-def _estimator_row(name, precision, estimate, api_s, core_s, reference):
-  """One estimator's row: estimate, interval, and its time to a 1% trace."""
-  row = {"estimator": name, "precision": estimate.precision
-         if hasattr(estimate, "precision") else precision,
-         "estimate": float(estimate.mean), "ci": [float(c) for c in
-                                                  estimate.ci],
-         "api_s": api_s, "core_s": core_s,
-         "relative_error": abs(float(estimate.mean) - reference) / reference}
-  if name == "exact_trace":
-    row.update(probes_for_1pct=None, time_to_1pct_s=api_s,
-               within_1pct=row["relative_error"] <= 0.01)
-  else:
-    n = _probes_for_1pct(estimate.samples, reference)
-    row.update(probes=len(estimate.samples), probes_for_1pct=n,
-               per_probe_s=core_s / len(estimate.samples),
-               time_to_1pct_s=core_s / len(estimate.samples) * n,
-               # Unbiased up to precision: the interval must cover the
-               # reference (a 5% miss rate for a correct estimator).
-               ci_covers_reference=estimate.ci[0] <= reference
-               <= estimate.ci[1])
-  return row
+def _exact_row(value, api_s, core_s, reference):
+  """The exact trace's row: no variance, so its time to 1% is one call."""
+  relative_error = abs(value - reference) / reference
+  return {"estimator": "exact_trace", "precision": "float32",
+          "estimate": value, "ci": [value, value], "api_s": api_s,
+          "core_s": core_s, "relative_error": relative_error,
+          "probes_for_1pct": None, "time_to_1pct_s": api_s,
+          "within_1pct": relative_error <= 0.01}
+
+
+def _estimator_row(name, estimate, api_s, core_s, reference):
+  """A Monte Carlo estimator's row (a ``theory.TraceEstimate``): estimate,
+  interval, and its projected time to a 1% trace."""
+  mean = float(estimate.mean)
+  n = _probes_for_1pct(estimate.samples, reference)
+  per_probe_s = core_s / estimate.num_probes
+  return {"estimator": name, "precision": estimate.precision,
+          "estimate": mean, "ci": [float(c) for c in estimate.ci],
+          "api_s": api_s, "core_s": core_s,
+          "relative_error": abs(mean - reference) / reference,
+          "probes": estimate.num_probes, "probes_for_1pct": n,
+          "per_probe_s": per_probe_s, "time_to_1pct_s": per_probe_s * n,
+          # Unbiased up to precision: the interval must cover the
+          # reference (a 5% miss rate for a correct estimator).
+          "ci_covers_reference": estimate.ci[0] <= reference
+          <= estimate.ci[1]}
 
 
 def _jax_rows(params_np, x_np, y_np):
@@ -199,10 +204,7 @@ def _jax_rows(params_np, x_np, y_np):
   exact_core_s = median_seconds(
       lambda: exact_core(params, x, y).block_until_ready(), 20)
   value = float(theory.exact_trace(params, x, y))
-  exact = type("Exact", (), {"mean": value, "ci": (value, value),
-                             "precision": "float32"})
-  estimators.append(_estimator_row("exact_trace", "float32", exact,
-                                   exact_api_s, exact_core_s, reference))
+  estimators.append(_exact_row(value, exact_api_s, exact_core_s, reference))
 
   flat, unravel = jax.flatten_util.ravel_pytree(params)
 
@@ -219,7 +221,7 @@ def _jax_rows(params_np, x_np, y_np):
     api_s = median_seconds(call, 5)
     # Per-probe cost from the public call (probes drawn, one batched HVP,
     # the samples to the host, the interval): what a user pays.
-    estimators.append(_estimator_row("hutchinson_hvp", precision, estimate,
+    estimators.append(_estimator_row("hutchinson_hvp", estimate,
                                      api_s, api_s, reference))
   for precision in ("float32", "bfloat16"):
     call = lambda: theory.ggn_hutchinson_trace(
@@ -227,7 +229,7 @@ def _jax_rows(params_np, x_np, y_np):
         num_probes=PROBES, key=key, probe_dtype=precision)
     estimate = call()
     api_s = median_seconds(call, 5)
-    estimators.append(_estimator_row("ggn_hutchinson", precision, estimate,
+    estimators.append(_estimator_row("ggn_hutchinson", estimate,
                                      api_s, api_s, reference))
   out["estimators"] = estimators
 
