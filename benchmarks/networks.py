@@ -14,6 +14,11 @@ device, per round (compile excluded):
 * ``sparse_ring``: the same D-SGD round hand-written in plain JAX with the
   ring's gossip as two rolls (``(x_{i-1} + x_i + x_{i+1}) / 3``, O(n d)
   instead of O(n^2 d)), without the twin;
+* ``full_round_rolls`` / ``full_round_gather`` /
+  ``full_round_gather_by_column``: the whole ``run_dsgd`` round (noise, four
+  metrics, twin) hand-written in plain JAX, gossip by the two rolls, by the
+  neighbour-list gather as ``run_dsgd`` writes it, and by k row gathers:
+  what the same output costs written by hand, and what the gather costs;
 * ``python_loop``: clients updated one by one from Python (jitted client
   step), then gossip by the same rolls.
 
@@ -70,6 +75,58 @@ def _sparse_ring(problem, eta, sigma, rounds):
   return lambda: jax.block_until_ready(run(*args))
 
 
+def _full_round(problem, eta, sigma, rounds, gossip):
+  """The whole ``run_dsgd`` round hand-written in plain JAX (the noise, the
+  four metrics, the parallel-SGD twin on the same noise), with ``gossip``
+  as given: separates what the gossip costs from what the round's other
+  work costs."""
+  loss = problem.client_loss
+  local_gradients = jax.vmap(jax.grad(loss))
+  twin_gradients = jax.vmap(jax.grad(loss), in_axes=(None, 0))
+  objective = lambda z, data: jnp.mean(jax.vmap(loss, (None, 0))(z, data))
+
+  @jax.jit
+  def run(x, y, data, key):
+    def body(i, carry):
+      x, y, metrics = carry
+      noise = sigma * jax.random.normal(jax.random.fold_in(key, i), x.shape)
+      merged = x.mean(0)
+      metrics = metrics + jnp.stack([
+          objective(merged, data), objective(y, data),
+          jnp.linalg.norm(merged - y),
+          jnp.mean(jnp.sum((x - merged[None]) ** 2, -1))])
+      half = x - eta * (local_gradients(x, data) + noise)
+      y = y - eta * jnp.mean(twin_gradients(y, data) + noise, 0)
+      return gossip(half), y, metrics
+    return jax.lax.fori_loop(0, rounds, body, (x, y, jnp.zeros(4)))
+
+  n, d = problem.num_clients, problem.dim
+  args = (jnp.zeros((n, d)), jnp.zeros(d), problem.data, jax.random.key(0))
+  return lambda: jax.block_until_ready(run(*args))
+
+
+def _rolls(half):
+  return (jnp.roll(half, 1, 0) + half + jnp.roll(half, -1, 0)) / 3
+
+
+def _gather(indices, weights):
+  """The neighbour-list gossip as ``run_dsgd`` writes it: one (n, k, d)
+  gather, weighted and summed over k."""
+  def gossip(half):
+    return jnp.sum(weights[..., None] * half[indices], axis=1)
+  return gossip
+
+
+def _gather_by_column(indices, weights):
+  """The same sum as k row gathers of shape (n, d)."""
+  def gossip(half):
+    out = weights[:, 0, None] * half[indices[:, 0]]
+    for j in range(1, indices.shape[1]):
+      out = out + weights[:, j, None] * half[indices[:, j]]
+    return out
+  return gossip
+
+
 def _python_loop(problem, eta, sigma, rounds):
   @jax.jit
   def client(x, curvature, centre, key):
@@ -106,6 +163,7 @@ def main():
   for n in clients:
     problem = _problem(n, d, jax.random.key(n))
     w = graphs.metropolis_hastings(graphs.adjacency("ring", n))
+    indices, weights = map(jnp.asarray, graphs.neighbour_lists(w))
     timings = {
         "boundlab": lambda: run_dsgd(problem, w, eta, rounds,
                                      noise_std=sigma, gossip_format="dense"),
@@ -113,6 +171,12 @@ def main():
             problem, w, eta, rounds, noise_std=sigma,
             gossip_format="neighbours"),
         "sparse_ring": _sparse_ring(problem, eta, sigma, rounds),
+        "full_round_rolls": _full_round(problem, eta, sigma, rounds, _rolls),
+        "full_round_gather": _full_round(problem, eta, sigma, rounds,
+                                         _gather(indices, weights)),
+        "full_round_gather_by_column": _full_round(
+            problem, eta, sigma, rounds,
+            _gather_by_column(indices, weights)),
         "python_loop": _python_loop(problem, eta, sigma,
                                     1 if n > 256 else 3)}
     row = {"clients": n, "dim": d, "rounds_timed": rounds}
@@ -133,6 +197,11 @@ def main():
                                    / row["boundlab_rounds_per_s"])
     row["neighbours_over_dense"] = (row["boundlab_neighbours_rounds_per_s"]
                                     / row["boundlab_rounds_per_s"])
+    for name in ("full_round_rolls", "full_round_gather",
+                 "full_round_gather_by_column"):
+      row[f"{name}_over_neighbours"] = (
+          row[f"{name}_rounds_per_s"]
+          / row["boundlab_neighbours_rounds_per_s"])
     row["sparse_ring_over_neighbours"] = (
         row["sparse_ring_rounds_per_s"]
         / row["boundlab_neighbours_rounds_per_s"])
@@ -141,7 +210,9 @@ def main():
   largest = rows[-1]
   ratios = {f"{key}_n{largest['clients']}": largest[key] for key in (
       "boundlab_over_python_loop", "neighbours_over_dense",
-      "sparse_ring_over_neighbours")}
+      "sparse_ring_over_neighbours", "full_round_rolls_over_neighbours",
+      "full_round_gather_over_neighbours",
+      "full_round_gather_by_column_over_neighbours")}
   result = {"device": device, "ratios": ratios, "precision": "float32; boundlab's dense gossip at "
             "precision='highest' (not TF32); its twin and metrics are "
             "included in its round", "rows": rows,
