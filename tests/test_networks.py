@@ -80,6 +80,10 @@ def test_graphs_reject_bad_input():
     graphs.chi_1(graphs.laplacian(np.zeros((3, 3))))
   with pytest.raises(ValueError, match="doubly stochastic"):
     graphs.check_mixing_matrix(np.array([[0.5, 0.6], [0.5, 0.4]]))
+  # Doubly stochastic but not symmetric: D-SGD's W must be both.
+  with pytest.raises(ValueError, match="symmetric"):
+    graphs.check_mixing_matrix(np.array([[0.5, 0.5, 0.0], [0.2, 0.5, 0.3],
+                                         [0.3, 0.0, 0.7]]))
 
 
 # --- federated quadratics -----------------------------------------------------
@@ -206,6 +210,18 @@ def test_neighbour_lists_rebuild_the_mixing_matrix(topology, n):
   np.add.at(rebuilt, (np.repeat(np.arange(n), indices.shape[1]),
                       indices.ravel()), weights.ravel())
   np.testing.assert_array_equal(rebuilt, w)
+
+
+def test_neighbour_lists_order_and_padding():
+  # Row 0 of a star has n non-zeros, the leaves two (centre, self): the
+  # leaves' lists are padded with their own index and weight 0.
+  w = graphs.metropolis_hastings(graphs.adjacency("star", 4))
+  indices, weights = graphs.neighbour_lists(w)
+  np.testing.assert_array_equal(indices, [[0, 1, 2, 3], [0, 1, 1, 1],
+                                          [0, 2, 2, 2], [0, 3, 3, 3]])
+  np.testing.assert_array_equal(weights[1:, 2:], 0)
+  np.testing.assert_array_equal(weights[:, :2], w[np.arange(4)[:, None],
+                                                  indices[:, :2]])
 
 
 def test_neighbour_gossip_is_the_dense_product():

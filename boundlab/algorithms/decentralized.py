@@ -46,7 +46,7 @@ import numpy as np
 from boundlab import _validation as v
 from boundlab.algorithms.run_loop import first_nonfinite
 from boundlab.landscapes.distributed import DistributedFiniteSum
-from boundlab.theory.graphs import check_mixing_matrix, neighbour_lists
+from boundlab.theory.graphs import check_mixing_matrix, padded_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,10 +141,10 @@ def run_dsgd(problem: DistributedFiniteSum, mixing, step_size: float,
   if gossip_format not in ("auto", "dense", "neighbours"):
     raise ValueError("gossip_format must be 'auto', 'dense' or 'neighbours',"
                      f" got {gossip_format!r}")
-  indices, weights = neighbour_lists(w)
   if gossip_format == "auto":
-    gossip_format = "neighbours" if indices.shape[1] <= n // 8 else "dense"
-  mixing_arg = ((jnp.asarray(indices), jnp.asarray(weights))
+    width = int(np.count_nonzero(w, axis=1).max())
+    gossip_format = "neighbours" if width <= n // 8 else "dense"
+  mixing_arg = (tuple(map(jnp.asarray, padded_rows(w)))
                 if gossip_format == "neighbours" else jnp.asarray(w))
   out = _program(problem.client_loss, gossip_format)(
       problem.data, x0, mixing_arg, jnp.asarray(etas),

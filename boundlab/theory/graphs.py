@@ -129,8 +129,8 @@ def uniform_gossip(adjacency_matrix) -> np.ndarray:
 
 
 def check_mixing_matrix(w, *, tolerance: float = 1e-10) -> np.ndarray:
-  """Returns ``w`` after checking it is square, symmetric and doubly
-  stochastic with non-negative entries."""
+  """Returns ``w`` (float) after checking it is square, symmetric and doubly
+  stochastic with non-negative entries, each up to ``tolerance``."""
   w = np.asarray(w, dtype=float)
   if w.ndim != 2 or w.shape[0] != w.shape[1]:
     raise ValueError(f"mixing matrix must be square, got shape {w.shape}")
@@ -138,22 +138,37 @@ def check_mixing_matrix(w, *, tolerance: float = 1e-10) -> np.ndarray:
           and np.allclose(w.sum(1), 1, atol=tolerance)):
     raise ValueError("mixing matrix must be doubly stochastic with "
                      "non-negative entries")
+  # Over the non-zeros only (W^T's non-zeros are the same pairs swapped):
+  # O(nnz) after one scan, where w - w.T strides through memory.
+  rows, cols = np.nonzero(w)
+  asymmetry = float(np.max(np.abs(w[rows, cols] - w[cols, rows]), initial=0))
+  if asymmetry > tolerance:
+    raise ValueError("mixing matrix must be symmetric (W = W^T up to "
+                     f"{tolerance}), got max |W - W^T| = {asymmetry:.3g}")
   return w
 
 
 def neighbour_lists(mixing_matrix) -> tuple[np.ndarray, np.ndarray]:
   r"""W as padded neighbour lists ``(indices, weights)``, both ``(n, k)``
   with k the largest number of non-zeros in a row: :math:`(Wx)_i =
-  \sum_k \mathrm{weights}_{ik}\, x_{\mathrm{indices}_{ik}}` (padding:
-  index i, weight 0). A gossip round then costs O(n k d) instead of the
-  dense product's O(n^2 d)."""
-  w = check_mixing_matrix(mixing_matrix)
-  nonzero = w != 0
-  width = int(nonzero.sum(1).max())
-  # The non-zeros of each row first, in column order.
-  order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
-  weights = np.take_along_axis(w, order, 1)
-  indices = np.where(weights != 0, order, np.arange(w.shape[0])[:, None])
+  \sum_k \mathrm{weights}_{ik}\, x_{\mathrm{indices}_{ik}}` (a row's
+  non-zeros in column order, then padding: index i, weight 0). A gossip
+  round then costs O(n k d) instead of the dense product's O(n^2 d)."""
+  return padded_rows(check_mixing_matrix(mixing_matrix))
+
+
+def padded_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """:func:`neighbour_lists` of a matrix already checked: one pass over
+  its entries (``np.nonzero`` lists them row by row, columns in order)."""
+  n = w.shape[0]
+  rows, cols = np.nonzero(w)
+  counts = np.bincount(rows, minlength=n)
+  width = int(counts.max())
+  position = np.arange(rows.size) - (np.cumsum(counts) - counts)[rows]
+  indices = np.repeat(np.arange(n)[:, None], width, axis=1)
+  weights = np.zeros((n, width), w.dtype)
+  indices[rows, position] = cols
+  weights[rows, position] = w[rows, cols]
   return indices, weights
 
 
