@@ -64,6 +64,31 @@ def test_two_workers_give_the_serial_report(cluster, tmp_path):
   assert sum(r.computed_cells for r in again) == 0
 
 
+def test_verify_on_a_cluster_by_its_address(cluster, tmp_path):
+  # The multi-host path: `boundlab verify --scheduler ADDRESS` connects to
+  # a running cluster (here the fixture's, over TCP, in other processes)
+  # and writes the serial run's report.
+  import json
+  from boundlab import cli
+  only = "^mulayoff2023\\.stable_below_threshold$"
+  address = cluster.cluster.scheduler_address
+  assert address.startswith("tcp://")
+  transitions = lambda: cluster.client.run_on_scheduler(
+      lambda dask_scheduler: dask_scheduler.transition_counter)
+  before = transitions()
+  assert cli.main(["verify", "--quick", "--no-progress", "--only", only,
+                   "--scheduler", address, "--out",
+                   str(tmp_path / "remote")]) == 0
+  assert transitions() > before      # the cells were computed there
+  assert cli.main(["verify", "--quick", "--no-progress", "--only", only,
+                   "--out", str(tmp_path / "serial")]) == 0
+  remote, serial = (json.loads((tmp_path / name / "report.json").read_text())
+                    ["claims"] for name in ("remote", "serial"))
+  assert len(remote) == 1 and remote[0]["verdict"] == serial[0]["verdict"]
+  _same(remote[0]["measured"], serial[0]["measured"])
+  _same(remote[0]["ci"], serial[0]["ci"])
+
+
 # An outside paper whose first experiment's first attempt hangs until the
 # test kills its worker; the marker file (a path in the config) tells the
 # retry apart. A second experiment fails outright. Both use the toy
