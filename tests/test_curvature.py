@@ -427,3 +427,20 @@ def test_sharpness_takes_data_as_arguments():
       3.0)
   with pytest.raises(ValueError, match="args"):
     theory.sharpness(open_, p, args=matrix)
+
+
+@pytest.mark.parametrize("dtypes", [("float64", "float64", "float64"),
+                                    ("float32", "float64", "float32")])
+def test_flat_vector_is_ravel_pytree_bit_for_bit(dtypes):
+  # The in-place build (fast on XLA CPU) must keep ravel_pytree's order,
+  # C order within a leaf and its dtype promotion, inside a jit and out.
+  from boundlab.theory.hessian import flat_vector
+  rng = np.random.default_rng(3)
+  tree = {"a": jnp.asarray(rng.standard_normal((3, 5)), dtypes[0]),
+          "b": [jnp.asarray(rng.standard_normal(4), dtypes[1]),
+                jnp.asarray(rng.standard_normal((2, 1, 3)), dtypes[2])],
+          "c": jnp.asarray(1.5, dtypes[0])}
+  expected = jax.flatten_util.ravel_pytree(tree)[0]
+  for got in (flat_vector(tree), jax.jit(flat_vector)(tree)):
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
