@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,7 @@ def _environment(count: int, emulate_cpu: bool) -> dict:
 def _run(count: int, out: Path, full: bool, emulate_cpu: bool) -> dict:
   command = [sys.executable, "-m", "boundlab.cli", "verify",
              "--full" if full else "--quick", "--only",
-             f"^{CLAIM.replace('.', chr(92) + '.')}$", "--no-progress",
+             f"^{re.escape(CLAIM)}$", "--no-progress",
              "--no-compile-cache", "--out", str(out)]
   env = _environment(count, emulate_cpu)
   probe = subprocess.run(
@@ -117,6 +118,7 @@ def main():
     row["efficiency"] = row["speedup"] / count
     print(json.dumps(row), flush=True)
     rows.append(row)
+  suffix = "_emulated" if args.emulate_cpu else "gpu"
   result = {
       "claim": CLAIM, "mode": "quick" if args.quick else "full",
       "emulated_cpu_devices": args.emulate_cpu,
@@ -124,12 +126,9 @@ def main():
       "timing": "wall time of one `boundlab verify` process per device "
                 "count, cold compile cache (compiles included), cells "
                 "computed from scratch",
-      "ratios": {f"speedup_{r['devices']}gpu": r["speedup"]
+      "ratios": {f"speedup_{r['devices']}{suffix}": r["speedup"]
                  for r in rows if r["devices"] > 1},
       "rows": rows}
-  if args.emulate_cpu:
-    result["ratios"] = {f"speedup_{r['devices']}_emulated": r["speedup"]
-                        for r in rows if r["devices"] > 1}
   args.out.write_text(json.dumps(result, indent=1))
 
 

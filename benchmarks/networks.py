@@ -60,13 +60,17 @@ def _problem(n, d, key):
       initial_point=np.zeros(d, np.float32), constants={})
 
 
+def _rolls(half):
+  """The ring's gossip (x_{i-1} + x_i + x_{i+1}) / 3 as two rolls."""
+  return (jnp.roll(half, 1, 0) + half + jnp.roll(half, -1, 0)) / 3
+
+
 def _sparse_ring(problem, eta, sigma, rounds):
   @jax.jit
   def run(x, curvature, centre, key):
     def body(i, x):
       noise = sigma * jax.random.normal(jax.random.fold_in(key, i), x.shape)
-      half = x - eta * (curvature * (x - centre) + noise)
-      return (jnp.roll(half, 1, 0) + half + jnp.roll(half, -1, 0)) / 3
+      return _rolls(x - eta * (curvature * (x - centre) + noise))
     return jax.lax.fori_loop(0, rounds, body, x)
 
   n, d = problem.num_clients, problem.dim
@@ -80,10 +84,7 @@ def _full_round(problem, eta, sigma, rounds, gossip):
   four metrics, the parallel-SGD twin on the same noise), with ``gossip``
   as given: separates what the gossip costs from what the round's other
   work costs."""
-  loss = problem.client_loss
-  local_gradients = jax.vmap(jax.grad(loss))
-  twin_gradients = jax.vmap(jax.grad(loss), in_axes=(None, 0))
-  objective = lambda z, data: jnp.mean(jax.vmap(loss, (None, 0))(z, data))
+  local_gradients = jax.vmap(jax.grad(problem.client_loss))
 
   @jax.jit
   def run(x, y, data, key):
@@ -92,21 +93,17 @@ def _full_round(problem, eta, sigma, rounds, gossip):
       noise = sigma * jax.random.normal(jax.random.fold_in(key, i), x.shape)
       merged = x.mean(0)
       metrics = metrics + jnp.stack([
-          objective(merged, data), objective(y, data),
+          problem.objective(merged, data), problem.objective(y, data),
           jnp.linalg.norm(merged - y),
           jnp.mean(jnp.sum((x - merged[None]) ** 2, -1))])
       half = x - eta * (local_gradients(x, data) + noise)
-      y = y - eta * jnp.mean(twin_gradients(y, data) + noise, 0)
+      y = y - eta * jnp.mean(problem.client_gradients(y, data) + noise, 0)
       return gossip(half), y, metrics
     return jax.lax.fori_loop(0, rounds, body, (x, y, jnp.zeros(4)))
 
   n, d = problem.num_clients, problem.dim
   args = (jnp.zeros((n, d)), jnp.zeros(d), problem.data, jax.random.key(0))
   return lambda: jax.block_until_ready(run(*args))
-
-
-def _rolls(half):
-  return (jnp.roll(half, 1, 0) + half + jnp.roll(half, -1, 0)) / 3
 
 
 def _gather(indices, weights):
@@ -133,8 +130,7 @@ def _python_loop(problem, eta, sigma, rounds):
     return x - eta * (curvature * (x - centre)
                       + sigma * jax.random.normal(key, x.shape))
 
-  gossip = jax.jit(lambda half: (jnp.roll(half, 1, 0) + half
-                                 + jnp.roll(half, -1, 0)) / 3)
+  gossip = jax.jit(_rolls)
   n, d = problem.num_clients, problem.dim
   curvature = list(problem.data["curvature"])
   centre = list(problem.data["centre"])

@@ -10,8 +10,9 @@ Data as arguments: every estimator runs in one ``jax.jit`` whose arguments
 are the probes, ``args`` (``matvec(v, *args)``) and the array leaves of a
 pytree matvec (such as :func:`boundlab.theory.flat_hvp`'s, whose leaves are
 its residuals), so no data array is a compile-time constant. A plain Python
-callable is the static part of a fresh jit for each call (nothing it closes
-over is kept alive by a cache).
+callable's jit is cached on the callable, weakly (:func:`jit_apply`):
+calling again with the same function and shapes does not recompile, and
+the cache keeps nothing the function closes over alive.
 
 Precision (``probe_dtype``): ``"float32"`` evaluates under
 ``jax.default_matmul_precision("highest")`` (full precision of the inputs'

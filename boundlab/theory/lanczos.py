@@ -86,8 +86,7 @@ def _lanczos(apply, start, m):
 
 
 def _tridiagonal(alphas, betas):
-  tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-  return tri
+  return jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
 
 
 def _tridiagonal_impl(matvec, start, args, *, num_iters):
